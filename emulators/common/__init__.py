@@ -1,0 +1,1 @@
+"""Small pieces shared by the emulators (HTTP serving, command-line start-up)."""
