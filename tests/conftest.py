@@ -71,3 +71,19 @@ def redis_url() -> str:
     server = start_redis()
     yield server.url
     server.stop()
+
+
+# Portal fixtures (settings → database → app → client, factories), shared by every portal test package.
+from tests.portal_fixtures import (  # noqa: E402,F401
+    admin_of,
+    app,
+    client,
+    db_connection,
+    make_account,
+    make_user,
+    migrated_database,
+    session,
+    settings,
+    settings_overrides,
+    support_user,
+)

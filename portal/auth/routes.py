@@ -1,0 +1,55 @@
+"""Sign-in and sign-out."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from portal.auth.forms import SignInForm
+from portal.extensions import db_session, settings
+from portal.services.signin import ThrottlePolicy, sign_in as check_sign_in
+
+blueprint = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only follow same-site relative paths after sign-in (no open redirect)."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@blueprint.route("/sign-in", methods=["GET", "POST"])
+def sign_in():  # type: ignore[no-untyped-def]
+    if current_user.is_authenticated:
+        return redirect(url_for("home"))
+    form = SignInForm()
+    status = 200
+    if form.validate_on_submit():
+        config = settings()
+        policy = ThrottlePolicy(config.signin_max_failures, config.signin_base_delay_seconds, config.signin_max_delay_seconds)
+        database = db_session()
+        result = check_sign_in(database, form.email.data, form.password.data, request.remote_addr, policy)
+        database.commit()
+        if result.ok:
+            next_url = _safe_next(request.args.get("next"))
+            session.clear()  # a fresh session on sign-in: no fixation
+            login_user(result.user)
+            return redirect(next_url or url_for("home"))
+        form.password.errors.append(result.error)
+        status = 429 if result.retry_after_seconds else 401
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/sign_in.html", form=form), status
+
+
+@blueprint.post("/sign-out")
+def sign_out():  # type: ignore[no-untyped-def]
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("auth.sign_in"))

@@ -1,0 +1,49 @@
+"""Template filters and the values every page can use."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from flask import Flask
+from flask_login import current_user
+
+ENVIRONMENT_INFO = {
+    "sandbox": {
+        "label": "Sandbox",
+        "pairing": "Fusebill staging ↔ QuickBooks Online sandbox",
+        "css": "env-sandbox",
+    },
+    "production": {
+        "label": "Production",
+        "pairing": "Fusebill production ↔ QuickBooks Online production",
+        "css": "env-production",
+    },
+}
+
+
+def format_datetime(value: datetime | None, fmt: str = "%d %b %Y, %H:%M UTC") -> str:
+    if value is None:
+        return "—"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime(fmt)
+
+
+def format_money(value: Decimal | None, currency: str = "") -> str:
+    if value is None:
+        return "—"
+    text = f"{value:,.2f}"
+    return f"{text} {currency}".strip()
+
+
+def register_template_helpers(app: Flask) -> None:
+    app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["money"] = format_money
+
+    @app.context_processor
+    def environment_banner():  # type: ignore[no-untyped-def]
+        info = None
+        if current_user.is_authenticated and current_user.is_admin and current_user.account is not None:
+            if current_user.account.integration_enabled:
+                info = ENVIRONMENT_INFO[current_user.account.active_environment]
+        return {"environment_info": info}
