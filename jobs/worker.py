@@ -20,6 +20,12 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     connection = redis_connection(settings.redis_url)
+    if not args.burst:
+        from rq import Queue
+
+        from jobs.maintenance import schedule_next
+
+        schedule_next(Queue("maintenance", connection=connection))
     worker = Worker(args.queues, connection=connection)
     worker.work(with_scheduler=True, burst=args.burst, logging_level=settings.log_level)
 

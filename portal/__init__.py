@@ -63,6 +63,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     from portal import extensions
     from portal.models import User
+    from portal.settings import allow_plain_http_to_local_emulator
+
+    allow_plain_http_to_local_emulator(settings)
 
     extensions.set_settings(app, settings)
     extensions.init_database(app, database or Database(settings.database_url))

@@ -5,6 +5,7 @@
     create-user                 add an account admin or a member of support staff
     seed-demo                   the demo account, its admin and a support user (idempotent)
     generate-key                print a new encryption key for ENCRYPTION_KEYS
+    rotate-keys                 re-encrypt stored secrets with the first ENCRYPTION_KEYS key
 """
 from __future__ import annotations
 
@@ -77,6 +78,16 @@ def register_cli(app: Flask) -> None:
         click.echo("Demo sign-ins:")
         click.echo(f"  account admin : {DEMO_ADMIN['email']} / {DEMO_ADMIN['password']}")
         click.echo(f"  support staff : {DEMO_SUPPORT['email']} / {DEMO_SUPPORT['password']}")
+
+    @app.cli.command("rotate-keys")
+    def rotate_keys_command() -> None:
+        """Re-encrypt every stored secret with the first key of ENCRYPTION_KEYS."""
+        from portal.extensions import vault
+        from portal.services.secrets import rotate_all
+
+        with database().session_scope() as session:
+            count = rotate_all(session, vault())
+        click.echo(f"re-encrypted {count} stored secrets with the primary key")
 
     @app.cli.command("generate-key")
     def generate_key_command() -> None:

@@ -53,6 +53,22 @@ def set_settings(app, value: Settings) -> None:  # type: ignore[no-untyped-def]
     app.extensions[_SETTINGS] = value
 
 
+def vault():  # type: ignore[no-untyped-def]
+    from portal.crypto import Vault
+
+    existing = current_app.extensions.get("portal.vault")
+    if existing is None:
+        existing = current_app.extensions["portal.vault"] = Vault(settings().encryption_keys)
+    return existing
+
+
+def service_context():  # type: ignore[no-untyped-def]
+    """What the integration services need, for the current app."""
+    from portal.services.context import ServiceContext
+
+    return ServiceContext(settings=settings(), database=database(), vault=vault(), redis=redis_client())
+
+
 def redis_client():  # type: ignore[no-untyped-def]
     """The app's Redis client, created on first use (so a page that needs no Redis never waits on it)."""
     client = current_app.extensions.get(_REDIS)

@@ -255,6 +255,21 @@ def _development_secrets(instance_path: Path) -> dict[str, str]:
     return stored
 
 
+def allow_plain_http_to_local_emulator(settings: Settings) -> None:
+    """Let requests-oauthlib talk plain http to the local QBO emulator, and to nothing else.
+
+    python-quickbooks sends every API call through requests-oauthlib, which refuses non-https URLs
+    unless OAUTHLIB_INSECURE_TRANSPORT is set (stack notes §3.2). The emulator speaks http on the
+    loopback interface; real Intuit endpoints are always https, so this is only switched on when no
+    Intuit credentials are configured and the emulator URL is a loopback http URL.
+    """
+    parsed = urlparse(settings.qbo_emulator_url)
+    if settings.uses_real_intuit or parsed.scheme != "http":
+        return
+    if parsed.hostname in ("127.0.0.1", "localhost", "::1"):
+        os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
+
+
 def settings_names() -> list[str]:
     """Names of every documented setting (used by a test that keeps the README table complete)."""
     return list(SETTINGS_DOC)

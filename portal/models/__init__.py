@@ -9,6 +9,15 @@ from portal.models.account import (
 )
 from portal.models.audit import AuditEvent
 from portal.models.base import Base, utcnow
+from portal.models.integration import (
+    Environment,
+    LedgerChoice,
+    ManagedItem,
+    QboConnection,
+    SyncLink,
+    SyncRun,
+    TaxMapping,
+)
 from portal.models.security import SignInThrottle
 
 __all__ = [
@@ -17,6 +26,13 @@ __all__ = [
     "Base",
     "ENVIRONMENTS",
     "EnablementRequest",
+    "Environment",
+    "LedgerChoice",
+    "ManagedItem",
+    "QboConnection",
+    "SyncLink",
+    "SyncRun",
+    "TaxMapping",
     "ROLE_ADMIN",
     "ROLE_SUPPORT",
     "SignInThrottle",

@@ -1,11 +1,17 @@
-"""The setup walk-through as a checklist: Connect QuickBooks → Choose ledgers → Choose environment → Sync."""
+"""The setup walk-through as a checklist: Connect QuickBooks → Choose ledgers (→ Map taxes) → Choose
+environment → Sync, for the account's active environment, with what blocks a sync."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from portal.models import Account
+from portal.models import Account, Environment, QboConnection
+from portal.services.environments import active_environment, live_connection
+from portal.services.ledgers import missing_ledgers, required_ledgers
+from portal.services.qbo_connection import AUTO_APPLY_CREDITS_PATH
+from portal.services.qbo_tokens import TokenHealth, token_health
+from portal.services.taxes import mappings, tax_mapping_needed
 
 DONE = "done"
 TODO = "todo"
@@ -28,35 +34,85 @@ class Step:
         return STATE_LABELS[self.state]
 
 
-def setup_checklist(session: Session, account: Account) -> list[Step]:
-    """The four steps for the account's active environment, each done / to do / not yet available."""
-    return [
-        Step(
-            "connect",
-            "Connect QuickBooks",
-            "Sign in to Intuit and choose the QuickBooks Online company to sync into.",
-            TODO,
-            "Not connected.",
-        ),
-        Step(
-            "ledgers",
-            "Choose ledgers",
-            "Pick the QuickBooks account (ledger) each kind of Fusebill record posts to.",
-            UNAVAILABLE,
-            "Connect QuickBooks first.",
-        ),
-        Step(
-            "environment",
-            "Choose environment",
-            "Sandbox (Fusebill staging ↔ QuickBooks sandbox) to try things out, then production.",
-            UNAVAILABLE,
-            "Connect QuickBooks first.",
-        ),
-        Step(
-            "sync",
-            "Sync",
-            "Send customers, invoices, payments, refunds, credits, charge reversals and write-offs to QuickBooks.",
-            UNAVAILABLE,
-            "Finish the steps above first.",
-        ),
-    ]
+@dataclass
+class SetupStatus:
+    account: Account
+    environment: Environment
+    connection: QboConnection | None
+    health: TokenHealth | None
+    steps: list[Step]
+    blockers: list[str] = field(default_factory=list)
+
+    @property
+    def ready_to_sync(self) -> bool:
+        return all(step.state == DONE for step in self.steps if step.key != "sync") and not self.blockers
+
+
+def setup_status(session: Session, account: Account, warning_days: int = 14) -> SetupStatus:
+    environment = active_environment(session, account)
+    connection = live_connection(session, environment)
+    health = token_health(connection, warning_days) if connection is not None else None
+    steps: list[Step] = []
+    blockers: list[str] = []
+
+    if connection is None:
+        steps.append(Step("connect", "Connect QuickBooks", "Sign in to Intuit and choose the QuickBooks Online company to sync into.", TODO,
+                          "Not connected.", "setup.connect"))
+    elif connection.needs_reconnect:
+        steps.append(Step("connect", "Connect QuickBooks", "QuickBooks no longer accepts this connection.", TODO,
+                          f"Reconnect to {connection.company_name}.", "setup.connect"))
+        blockers.append(f"QuickBooks no longer accepts the connection to {connection.company_name}: reconnect.")
+    else:
+        steps.append(Step("connect", "Connect QuickBooks", "Sign in to Intuit and choose the QuickBooks Online company to sync into.", DONE,
+                          f"Connected to {connection.company_name} ({connection.country or 'country unknown'}, {connection.home_currency or '—'}).", "setup.connect"))
+    if connection is not None and connection.auto_apply_credit:
+        blockers.append(f"“Automatically apply credits” is on in {connection.company_name}. Turn it off in QuickBooks: {AUTO_APPLY_CREDITS_PATH}.")
+    if health is not None and health.refresh_expires_soon and not health.needs_reconnect:
+        blockers.append(f"The QuickBooks authorisation expires on {health.refresh_expires_at:%d %b %Y}; reconnect before then.")
+
+    if connection is None:
+        steps.append(Step("ledgers", "Choose ledgers", "Pick the QuickBooks account (ledger) each kind of Fusebill record posts to.", UNAVAILABLE, "Connect QuickBooks first.", "setup.ledgers"))
+    else:
+        missing = missing_ledgers(session, environment, connection)
+        total = len(required_ledgers(connection.tax_setup))
+        if missing:
+            steps.append(Step("ledgers", "Choose ledgers", "Pick the QuickBooks account (ledger) each kind of Fusebill record posts to.", TODO,
+                              f"{total - len(missing)} of {total} required ledgers chosen; still needed: {', '.join(spec.label for spec in missing)}.", "setup.ledgers"))
+        else:
+            steps.append(Step("ledgers", "Choose ledgers", "Pick the QuickBooks account (ledger) each kind of Fusebill record posts to.", DONE,
+                              f"All {total} required ledgers chosen.", "setup.ledgers"))
+
+    if tax_mapping_needed(connection):
+        rows = mappings(session, environment, connection)  # type: ignore[arg-type]
+        open_rules = [row for row in rows if not row.qbo_tax_code_id]
+        if not rows:
+            steps.append(Step("taxes", "Map taxes", "Match each Fusebill tax rule to a QuickBooks tax code (needed for sales tax outside the US).", TODO,
+                              "No tax rules listed yet: look for them in Fusebill, or add them.", "setup.taxes"))
+        elif open_rules:
+            steps.append(Step("taxes", "Map taxes", "Match each Fusebill tax rule to a QuickBooks tax code (needed for sales tax outside the US).", TODO,
+                              f"{len(open_rules)} of {len(rows)} tax rules not mapped: {', '.join(row.fusebill_tax_name for row in open_rules[:5])}.", "setup.taxes"))
+        else:
+            steps.append(Step("taxes", "Map taxes", "Match each Fusebill tax rule to a QuickBooks tax code (needed for sales tax outside the US).", DONE,
+                              f"All {len(rows)} tax rules mapped.", "setup.taxes"))
+
+    env_missing = []
+    if not environment.fusebill_key_verified_at:
+        env_missing.append("the Fusebill API key")
+    if not environment.settings_saved_at:
+        env_missing.append("the sync settings")
+    label = "Sandbox (Fusebill staging ↔ QuickBooks sandbox)" if environment.kind == "sandbox" else "Production (Fusebill production ↔ QuickBooks production)"
+    steps.append(Step("environment", "Choose environment", "Sandbox to try things out, then production. Each has its own Fusebill API key and settings.",
+                      TODO if env_missing else DONE,
+                      f"{label}: still needed: {' and '.join(env_missing)}." if env_missing else f"{label}: Fusebill API key checked, settings saved.",
+                      "setup.environment"))
+
+    prerequisites_done = all(step.state == DONE for step in steps)
+    if not prerequisites_done:
+        sync_detail = "Finish the steps above first."
+    elif blockers:
+        sync_detail = "Blocked: " + " ".join(blockers)
+    else:
+        sync_detail = "Set-up complete. The sync engine is not part of this release yet; it will run from here."
+    steps.append(Step("sync", "Sync", "Send customers, invoices, payments, refunds, credits, charge reversals and write-offs to QuickBooks.",
+                      UNAVAILABLE, sync_detail))
+    return SetupStatus(account, environment, connection, health, steps, blockers)

@@ -1,0 +1,353 @@
+"""The Intuit OAuth + QuickBooks Online adapter: intuit-oauth and python-quickbooks, used unpatched.
+
+How the libraries are pointed at Intuit or at the local emulator (reference: qbo-api.md §2.6, §3.3):
+- `AuthClient(environment=...)` takes "sandbox" / "production" for Intuit's own discovery documents,
+  or the emulator's discovery URL, used verbatim;
+- python-quickbooks builds every URL from `api_url_v3` / `sandbox_api_url_v3`, set per instance.
+
+Behaviour we add on top, through subclasses rather than patches:
+- a timeout on every HTTP call (neither library sets one);
+- `minorversion` always passed;
+- HTTP 429 (whose body is XML, which python-quickbooks cannot parse) and 5xx recognised before the
+  library reads the body;
+- every library error translated into RetryableError / PermanentError / AuthenticationError.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterator
+
+import requests
+from intuitlib.client import AuthClient
+from intuitlib.enums import Scopes
+from intuitlib.exceptions import AuthClientError
+from quickbooks import QuickBooks
+from quickbooks import exceptions as qbo_exceptions
+
+from portal.clients import AuthenticationError, PermanentError, RetryableError
+from portal.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SANDBOX_API = "https://sandbox-quickbooks.api.intuit.com/v3"
+PRODUCTION_API = "https://quickbooks.api.intuit.com/v3"
+# The local emulator accepts any client; these identify the portal to it. Not secrets.
+EMULATOR_CLIENT_ID = "fusebill-qbo-portal"
+EMULATOR_CLIENT_SECRET = "fusebill-qbo-portal-local"
+QUERY_PAGE = 1000  # QBO's maximum MAXRESULTS
+
+
+@dataclass(frozen=True)
+class IntuitApp:
+    """Everything needed to talk to Intuit (or the emulator) for one environment."""
+
+    client_id: str
+    client_secret: str
+    redirect_uri: str
+    auth_environment: str  # "sandbox", "production" or the emulator's discovery URL
+    api_base: str  # …/v3
+    minor_version: int
+    timeout: float
+    uses_emulator: bool
+
+
+def intuit_app(settings: Settings, environment_kind: str) -> IntuitApp:
+    if settings.uses_real_intuit:
+        return IntuitApp(
+            client_id=settings.intuit_client_id or "",
+            client_secret=settings.intuit_client_secret or "",
+            redirect_uri=settings.oauth_redirect_uri,
+            auth_environment="sandbox" if environment_kind == "sandbox" else "production",
+            api_base=SANDBOX_API if environment_kind == "sandbox" else PRODUCTION_API,
+            minor_version=settings.qbo_minor_version,
+            timeout=settings.http_timeout_seconds,
+            uses_emulator=False,
+        )
+    return IntuitApp(
+        client_id=EMULATOR_CLIENT_ID,
+        client_secret=EMULATOR_CLIENT_SECRET,
+        redirect_uri=settings.oauth_redirect_uri,
+        auth_environment=settings.qbo_emulator_url + "/.well-known/openid_configuration",
+        api_base=settings.qbo_emulator_url + "/v3",
+        minor_version=settings.qbo_minor_version,
+        timeout=settings.http_timeout_seconds,
+        uses_emulator=True,
+    )
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    access_token: str
+    refresh_token: str
+    access_expires_at: datetime
+    refresh_expires_at: datetime
+
+
+class _TimedAuthClient(AuthClient):
+    """AuthClient (a requests.Session) whose every request, discovery included, has a timeout."""
+
+    def __init__(self, *args: Any, timeout: float, **kwargs: Any) -> None:
+        self._timeout = timeout  # set before AuthClient.__init__, which already fetches discovery
+        super().__init__(*args, **kwargs)
+
+    def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        kwargs.setdefault("timeout", self._timeout)
+        return super().request(method, url, *args, **kwargs)
+
+
+def _auth_client(app: IntuitApp, **tokens: Any) -> AuthClient:
+    try:
+        return _TimedAuthClient(app.client_id, app.client_secret, app.redirect_uri, app.auth_environment, timeout=app.timeout, **tokens)
+    except AuthClientError as error:
+        raise RetryableError("Intuit's sign-in service answered with an error.", detail=str(error.content)[:300], status=error.status_code) from error
+    except requests.RequestException as error:
+        raise RetryableError("Could not reach Intuit's sign-in service.", detail=str(error)[:300]) from error
+
+
+def authorization_url(app: IntuitApp, state: str) -> str:
+    return _auth_client(app, state_token=state).get_authorization_url([Scopes.ACCOUNTING])
+
+
+def _tokens_from(client: AuthClient, now: datetime) -> TokenSet:
+    return TokenSet(
+        access_token=client.access_token,
+        refresh_token=client.refresh_token,
+        access_expires_at=now + timedelta(seconds=int(client.expires_in)),
+        refresh_expires_at=now + timedelta(seconds=int(getattr(client, "x_refresh_token_expires_in", 100 * 86400))),
+    )
+
+
+def _oauth_error(error: AuthClientError, doing: str) -> Exception:
+    content = error.content.decode() if isinstance(error.content, bytes) else str(error.content)
+    if error.status_code in (400, 401) and ("invalid_grant" in content or "invalid_client" in content):
+        return AuthenticationError(f"Intuit refused {doing}: {'the authorisation is no longer valid' if 'invalid_grant' in content else 'the app credentials were not accepted'}.", detail=content[:300], status=error.status_code, code="invalid_grant" if "invalid_grant" in content else "invalid_client")
+    if error.status_code >= 500 or error.status_code == 429:
+        return RetryableError(f"Intuit could not complete {doing} right now.", detail=content[:300], status=error.status_code)
+    return PermanentError(f"Intuit refused {doing}.", detail=content[:300], status=error.status_code)
+
+
+def exchange_code(app: IntuitApp, code: str, realm_id: str, now: datetime | None = None) -> TokenSet:
+    now = now or datetime.now(timezone.utc)
+    client = _auth_client(app, realm_id=realm_id)
+    try:
+        client.get_bearer_token(code, realm_id=realm_id)
+    except AuthClientError as error:
+        raise _oauth_error(error, "the connection") from error
+    except requests.RequestException as error:
+        raise RetryableError("Could not reach Intuit to finish connecting.", detail=str(error)[:300]) from error
+    return _tokens_from(client, now)
+
+
+def refresh(app: IntuitApp, refresh_token: str, now: datetime | None = None) -> TokenSet:
+    now = now or datetime.now(timezone.utc)
+    client = _auth_client(app, refresh_token=refresh_token)
+    try:
+        client.refresh(refresh_token=refresh_token)
+    except AuthClientError as error:
+        raise _oauth_error(error, "to refresh the connection") from error
+    except requests.RequestException as error:
+        raise RetryableError("Could not reach Intuit to refresh the connection.", detail=str(error)[:300]) from error
+    return _tokens_from(client, now)
+
+
+def revoke(app: IntuitApp, token: str) -> None:
+    client = _auth_client(app)
+    try:
+        client.revoke(token=token)
+    except AuthClientError as error:
+        raise _oauth_error(error, "to revoke the connection") from error
+    except requests.RequestException as error:
+        raise RetryableError("Could not reach Intuit to revoke the connection.", detail=str(error)[:300]) from error
+
+
+class _QuickBooks(QuickBooks):
+    """python-quickbooks with a timeout, and 429 / 5xx recognised from the status code."""
+
+    http_timeout: float = 30.0
+
+    def process_request(self, request_type, url, headers="", params="", data=""):  # type: ignore[no-untyped-def, override]
+        if self.session is None:
+            raise qbo_exceptions.QuickbooksException("No session manager")
+        headers.update({"Authorization": "Bearer " + self.session.access_token})
+        try:
+            response = self.session.request(request_type, url, headers=headers, params=params, data=data, timeout=self.http_timeout)
+        except requests.Timeout as error:
+            raise RetryableError(f"QuickBooks Online did not answer within {self.http_timeout:.0f} seconds.", detail=str(error)[:300]) from error
+        except requests.ConnectionError as error:
+            raise RetryableError("Could not reach QuickBooks Online.", detail=str(error)[:300]) from error
+        if response.status_code == 429:
+            raise RetryableError("QuickBooks Online's rate limit was reached; the request will be retried.", status=429, code="3001")
+        if response.status_code in (502, 503, 504):
+            raise RetryableError(f"QuickBooks Online is temporarily unavailable ({response.status_code}).", status=response.status_code)
+        return response
+
+
+def translate(error: qbo_exceptions.QuickbooksException) -> Exception:
+    """A python-quickbooks exception as one of ours (see qbo-api.md §3.5 for the code ranges)."""
+    code = str(error.error_code)
+    detail = str(error.detail or "")[:500]
+    if isinstance(error, qbo_exceptions.AuthorizationException):
+        return AuthenticationError("QuickBooks Online did not accept the access token.", detail=detail, status=401, code=code)
+    if error.error_code == 10000 and "json" in (error.message or "").lower():
+        return RetryableError("QuickBooks Online sent an answer that could not be read.", detail=detail, code=code)
+    if isinstance(error, qbo_exceptions.SevereException):
+        return RetryableError("QuickBooks Online had an internal error.", detail=detail, code=code)
+    return PermanentError(f"QuickBooks Online refused the request: {error.message}", detail=detail, code=code)
+
+
+@dataclass(frozen=True)
+class QboAccount:
+    id: str
+    name: str
+    fully_qualified_name: str
+    account_type: str
+    account_subtype: str
+    classification: str
+    currency: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class QboTaxCode:
+    id: str
+    name: str
+    description: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class CompanySetup:
+    company_name: str
+    country: str
+    home_currency: str
+    multicurrency: bool
+    using_sales_tax: bool
+    automated_sales_tax: bool
+    auto_apply_credit: bool
+    auto_apply_credit_reported: bool
+
+    @property
+    def tax_setup(self) -> str:
+        if not self.using_sales_tax:
+            return "none"
+        if self.country.upper() in ("US", "USA", ""):
+            return "us_automated" if self.automated_sales_tax else "us_manual"
+        return "codes"
+
+
+def _quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+class QboApi:
+    """python-quickbooks bound to one company (realm) with a valid access token."""
+
+    def __init__(self, app: IntuitApp, realm_id: str, access_token: str, refresh_token: str = "") -> None:
+        self.app = app
+        self.realm_id = realm_id
+        auth = _auth_client(app, access_token=access_token, refresh_token=refresh_token or None, realm_id=realm_id)
+        # With an access token given, python-quickbooks makes no token call at construction.
+        self.qb = _QuickBooks(auth_client=auth, refresh_token=refresh_token or None, company_id=realm_id, minorversion=app.minor_version, use_decimal=True)
+        self.qb.api_url_v3 = app.api_base
+        self.qb.sandbox_api_url_v3 = app.api_base
+        self.qb.http_timeout = app.timeout
+
+    def _call(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: str | None = None, request_id: str | None = None) -> dict[str, Any]:
+        url = f"{self.qb.api_url}/company/{self.realm_id}/{path}"
+        try:
+            if method == "GET":
+                return self.qb.get(url, params=params or {})
+            return self.qb.post(url, body or "", params=params or {}, request_id=request_id)
+        except qbo_exceptions.QuickbooksException as error:
+            raise translate(error) from error
+
+    def query(self, statement: str) -> dict[str, Any]:
+        url = f"{self.qb.api_url}/company/{self.realm_id}/query"
+        try:
+            return self.qb.post(url, statement, content_type="application/text")
+        except qbo_exceptions.QuickbooksException as error:
+            raise translate(error) from error
+
+    def query_all(self, entity: str, where: str = "", order_by: str = "Id") -> Iterator[dict[str, Any]]:
+        """Every row of `SELECT * FROM entity [WHERE ...]`, paged past QBO's 1,000-row limit."""
+        start = 1
+        while True:
+            statement = f"SELECT * FROM {entity}{' WHERE ' + where if where else ''} ORDERBY {order_by} STARTPOSITION {start} MAXRESULTS {QUERY_PAGE}"
+            rows = self.query(statement).get("QueryResponse", {}).get(entity, [])
+            yield from rows
+            if len(rows) < QUERY_PAGE:
+                return
+            start += QUERY_PAGE
+
+    # ------------------------------------------------------------ company
+    def company_setup(self) -> CompanySetup:
+        info = self._call("GET", f"companyinfo/{self.realm_id}").get("CompanyInfo", {})
+        prefs = self._call("GET", "preferences").get("Preferences", {})
+        currency = prefs.get("CurrencyPrefs", {})
+        tax = prefs.get("TaxPrefs", {})
+        sales_forms = prefs.get("SalesFormsPrefs", {})
+        return CompanySetup(
+            company_name=info.get("CompanyName") or info.get("LegalName") or "",
+            country=(info.get("Country") or "").upper(),
+            home_currency=(currency.get("HomeCurrency") or {}).get("value", ""),
+            multicurrency=bool(currency.get("MultiCurrencyEnabled", False)),
+            using_sales_tax=bool(tax.get("UsingSalesTax", False)),
+            automated_sales_tax=bool(tax.get("PartnerTaxEnabled", False)),
+            auto_apply_credit=bool(sales_forms.get("AutoApplyCredit", False)),
+            auto_apply_credit_reported="AutoApplyCredit" in sales_forms,
+        )
+
+    # ------------------------------------------------------------ accounts
+    @staticmethod
+    def _account(row: dict[str, Any]) -> QboAccount:
+        return QboAccount(
+            id=str(row["Id"]),
+            name=row.get("Name", ""),
+            fully_qualified_name=row.get("FullyQualifiedName") or row.get("Name", ""),
+            account_type=row.get("AccountType", ""),
+            account_subtype=row.get("AccountSubType", ""),
+            classification=row.get("Classification", ""),
+            currency=(row.get("CurrencyRef") or {}).get("value", ""),
+            active=bool(row.get("Active", True)),
+        )
+
+    def active_accounts(self) -> list[QboAccount]:
+        return [self._account(row) for row in self.query_all("Account", "Active = true", order_by="Name")]
+
+    def account(self, account_id: str) -> QboAccount:
+        return self._account(self._call("GET", f"account/{account_id}")["Account"])
+
+    def create_account(self, name: str, account_type: str, account_subtype: str, request_id: str) -> QboAccount:
+        body = json.dumps({"Name": name, "AccountType": account_type, "AccountSubType": account_subtype})
+        return self._account(self._call("POST", "account", body=body, request_id=request_id)["Account"])
+
+    def find_account_by_name(self, name: str) -> QboAccount | None:
+        rows = self.query(f"SELECT * FROM Account WHERE Name = '{_quote(name)}'").get("QueryResponse", {}).get("Account", [])
+        return self._account(rows[0]) if rows else None
+
+    # ------------------------------------------------------------ items
+    def find_item_by_name(self, name: str) -> dict[str, Any] | None:
+        rows = self.query(f"SELECT * FROM Item WHERE Name = '{_quote(name)}'").get("QueryResponse", {}).get("Item", [])
+        return rows[0] if rows else None
+
+    def create_service_item(self, name: str, income_account_id: str, description: str, request_id: str) -> dict[str, Any]:
+        body = json.dumps({
+            "Name": name,
+            "Type": "Service",
+            "Description": description,
+            "Taxable": False,
+            "IncomeAccountRef": {"value": income_account_id},
+        })
+        return self._call("POST", "item", body=body, request_id=request_id)["Item"]
+
+    def update_item(self, item_id: str, sync_token: str, changes: dict[str, Any], request_id: str) -> dict[str, Any]:
+        body = json.dumps({"Id": item_id, "SyncToken": sync_token, "sparse": True, **changes})
+        return self._call("POST", "item", body=body, request_id=request_id)["Item"]
+
+    # ------------------------------------------------------------ taxes
+    def tax_codes(self) -> list[QboTaxCode]:
+        rows = self.query_all("TaxCode", "Active = true", order_by="Name")
+        return [QboTaxCode(str(r["Id"]), r.get("Name", ""), r.get("Description", ""), bool(r.get("Active", True))) for r in rows]

@@ -1,0 +1,203 @@
+"""The two environments of an account: which one is active, its Fusebill key, its sync settings."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from portal.clients import AuthenticationError, ExternalError
+from portal.clients.fusebill import FusebillClient
+from portal.crypto import mask
+from portal.models import Account, Environment, QboConnection, SyncRun, User, utcnow
+from portal.models.account import ENVIRONMENT_PRODUCTION, ENVIRONMENT_SANDBOX, ENVIRONMENTS
+from portal.models.integration import NAME_PARTS, NEW_CUSTOMERS_CREATE, NEW_CUSTOMERS_DONT_CREATE, SCHEDULES
+from portal.services import NotAllowed, ServiceError
+from portal.services import audit
+from portal.services.context import ServiceContext
+from portal.services.enablement import ensure_integration_enabled
+
+OVERRIDE_REASON_MIN = 10
+FUSEBILL_KEY_MAX = 512
+
+
+def get_environment(session: Session, account: Account, kind: str) -> Environment:
+    """The account's environment of this kind, created on first use."""
+    if kind not in ENVIRONMENTS:
+        raise ServiceError(f"Unknown environment {kind!r}.")
+    environment = session.scalar(select(Environment).where(Environment.account_id == account.id, Environment.kind == kind))
+    if environment is not None:
+        return environment
+    environment = Environment(account_id=account.id, kind=kind)
+    try:
+        with session.begin_nested():
+            session.add(environment)
+    except IntegrityError:  # created by a concurrent request
+        environment = session.scalar(select(Environment).where(Environment.account_id == account.id, Environment.kind == kind))
+        if environment is None:
+            raise
+    return environment
+
+
+def active_environment(session: Session, account: Account) -> Environment:
+    return get_environment(session, account, account.active_environment)
+
+
+def live_connection(session: Session, environment: Environment) -> QboConnection | None:
+    return session.scalar(
+        select(QboConnection).where(QboConnection.environment_id == environment.id, QboConnection.disconnected_at.is_(None))
+    )
+
+
+def fusebill_client(ctx: ServiceContext, environment: Environment) -> FusebillClient:
+    if not environment.fusebill_api_key_ciphertext:
+        raise ServiceError("Enter this environment's Fusebill API key first.")
+    return FusebillClient(
+        ctx.settings.fusebill_url(environment.kind),
+        ctx.vault.decrypt(environment.fusebill_api_key_ciphertext),
+        timeout=ctx.settings.http_timeout_seconds,
+    )
+
+
+def save_fusebill_key(session: Session, ctx: ServiceContext, environment: Environment, api_key: str, actor: User) -> None:
+    """Check the key against this environment's Fusebill API, then keep it encrypted."""
+    ensure_integration_enabled(environment.account)
+    api_key = (api_key or "").strip()
+    if not api_key:
+        raise ServiceError("Paste the API key from Fusebill (Settings → Integrations → API Key).", field="api_key")
+    if len(api_key) > FUSEBILL_KEY_MAX or any(ch.isspace() for ch in api_key):
+        raise ServiceError("That does not look like a Fusebill API key: it should be one line of letters, digits and = + / characters.", field="api_key")
+    url = ctx.settings.fusebill_url(environment.kind)
+    try:
+        FusebillClient(url, api_key, timeout=ctx.settings.http_timeout_seconds).check_key()
+    except AuthenticationError as error:
+        raise ServiceError(f"Fusebill ({'staging' if environment.kind == ENVIRONMENT_SANDBOX else 'production'}) did not accept this API key. Check that it is the key of the {'staging' if environment.kind == ENVIRONMENT_SANDBOX else 'production'} account.", field="api_key") from error
+    except ExternalError as error:
+        raise ServiceError(f"Could not check the key: {error.message} Nothing was saved; try again.", field="api_key") from error
+    replacing = environment.fusebill_api_key_ciphertext is not None
+    environment.fusebill_api_key_ciphertext = ctx.vault.encrypt(api_key)
+    environment.fusebill_api_key_hint = mask(api_key)
+    environment.fusebill_key_verified_at = utcnow()
+    audit.record(
+        session, "fusebill.key_saved",
+        f"{actor.email} {'replaced' if replacing else 'entered'} the Fusebill API key of the {environment.kind} environment (ends …{environment.fusebill_api_key_hint})",
+        actor=actor, account_id=environment.account_id, environment=environment.kind,
+        details={"replaced": replacing, "fusebill_url": url},
+    )
+
+
+def has_successful_sync(session: Session, environment: Environment) -> bool:
+    return session.scalar(
+        select(SyncRun.id).where(SyncRun.environment_id == environment.id, SyncRun.status == "succeeded").limit(1)
+    ) is not None
+
+
+@dataclass(frozen=True)
+class SwitchCheck:
+    target: str
+    needs_override: bool
+    reason: str
+
+
+def switch_check(session: Session, account: Account, target: str) -> SwitchCheck:
+    """What switching to `target` requires: production needs one successful sandbox sync, or an override."""
+    if target == ENVIRONMENT_PRODUCTION:
+        sandbox = get_environment(session, account, ENVIRONMENT_SANDBOX)
+        if not has_successful_sync(session, sandbox):
+            return SwitchCheck(target, True, "No sandbox sync has succeeded yet. Fusebill recommends a successful sandbox-to-sandbox sync before production.")
+    return SwitchCheck(target, False, "")
+
+
+def switch_environment(session: Session, account: Account, target: str, actor: User, *, confirmed: bool, override_reason: str = "") -> Environment:
+    ensure_integration_enabled(account)
+    if target not in ENVIRONMENTS:
+        raise ServiceError("Choose sandbox or production.", field="target")
+    if target == account.active_environment:
+        raise ServiceError(f"The {target} environment is already active.", field="target")
+    if not confirmed:
+        raise ServiceError("Tick the box to confirm the switch.", field="confirm")
+    check = switch_check(session, account, target)
+    override_reason = (override_reason or "").strip()
+    if check.needs_override:
+        if len(override_reason) < OVERRIDE_REASON_MIN:
+            raise ServiceError(f"{check.reason} To switch anyway, write why (at least {OVERRIDE_REASON_MIN} characters).", field="override_reason")
+        if len(override_reason) > 500:
+            raise ServiceError("Keep the reason to 500 characters or fewer.", field="override_reason")
+    previous = account.active_environment
+    account.active_environment = target
+    audit.record(
+        session, "environment.switched", f"{actor.email} switched from {previous} to {target}" + (f" (override: {override_reason})" if check.needs_override else ""),
+        actor=actor, account_id=account.id, environment=target,
+        details={"from": previous, "to": target, "override_reason": override_reason if check.needs_override else None},
+    )
+    return get_environment(session, account, target)
+
+
+@dataclass
+class SyncSettingsInput:
+    display_name_parts: list[str]
+    update_display_names: bool
+    new_customers: str
+    sync_start_date: date | None
+    schedule: str
+    notification_email: str
+
+
+def display_name_preview(parts: list[str], company: str = "Acme Ltd", first: str = "Jane", last: str = "Doe", fusebill_id: str = "100156") -> str:
+    """How a customer's QBO DisplayName will look (the Fusebill id is always included)."""
+    values = {"company_name": company, "first_name": first, "last_name": last}
+    chosen = [values[part] for part in NAME_PARTS if part in parts and values[part]]
+    name = " ".join(chosen) if chosen else f"{first} {last}"
+    return f"{name} (FB-{fusebill_id})"
+
+
+def update_sync_settings(session: Session, environment: Environment, data: SyncSettingsInput, actor: User) -> None:
+    ensure_integration_enabled(environment.account)
+    parts = [part for part in NAME_PARTS if part in data.display_name_parts]
+    if not parts:
+        raise ServiceError("Choose at least one of company name, first name and last name (the Fusebill id is always added).", field="display_name_parts")
+    if data.new_customers not in (NEW_CUSTOMERS_CREATE, NEW_CUSTOMERS_DONT_CREATE):
+        raise ServiceError("Choose what happens to newly activated customers.", field="new_customers")
+    if data.schedule not in SCHEDULES:
+        raise ServiceError("Choose off, hourly or daily.", field="schedule")
+    if data.sync_start_date is None:
+        raise ServiceError("Choose the date from which Fusebill records are synced.", field="sync_start_date")
+    if data.sync_start_date > date.today():
+        raise ServiceError("The sync start date cannot be in the future.", field="sync_start_date")
+    if data.sync_start_date.year < 2000:
+        raise ServiceError("The sync start date must be in the year 2000 or later.", field="sync_start_date")
+    email = (data.notification_email or "").strip()
+    if email:
+        try:
+            email = validate_email(email, check_deliverability=False).normalized
+        except EmailNotValidError as error:
+            raise ServiceError(f"Not a valid email address: {error}", field="notification_email") from error
+    before = {
+        "display_name_parts": environment.display_name_parts, "update_display_names": environment.update_display_names,
+        "new_customers": environment.new_customers, "sync_start_date": environment.sync_start_date.isoformat() if environment.sync_start_date else None,
+        "schedule": environment.schedule, "notification_email": environment.notification_email,
+    }
+    environment.display_name_parts = parts
+    environment.update_display_names = data.update_display_names
+    environment.new_customers = data.new_customers
+    environment.sync_start_date = data.sync_start_date
+    environment.schedule = data.schedule
+    environment.notification_email = email or None
+    environment.settings_saved_at = utcnow()
+    after = {
+        "display_name_parts": parts, "update_display_names": data.update_display_names, "new_customers": data.new_customers,
+        "sync_start_date": data.sync_start_date.isoformat(), "schedule": data.schedule, "notification_email": email or None,
+    }
+    changed = {key: {"from": before[key], "to": after[key]} for key in after if before[key] != after[key]}
+    audit.record(
+        session, "settings.updated", f"{actor.email} saved the {environment.kind} sync settings" + (f" ({', '.join(changed)})" if changed else " (no change)"),
+        actor=actor, account_id=environment.account_id, environment=environment.kind, details={"changed": changed},
+    )
+
+
+def require_admin_of(user: User, account: Account) -> None:
+    if not user.is_admin or user.account_id != account.id:
+        raise NotAllowed("Only this account's admin can change its setup.")

@@ -1,0 +1,238 @@
+"""Connecting an environment to a QuickBooks Online company, checking its set-up, and disconnecting."""
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from portal.clients import ExternalError
+from portal.clients import qbo as qbo_client
+from portal.models import Environment, QboConnection, SyncLink, User, utcnow
+from portal.services import ServiceError
+from portal.services import audit
+from portal.services.context import ServiceContext
+from portal.services.enablement import ensure_integration_enabled
+from portal.services.environments import live_connection
+from portal.services.qbo_tokens import call_qbo, store_tokens
+
+log = logging.getLogger(__name__)
+
+STATE_MAX_AGE = timedelta(minutes=15)
+AUTO_APPLY_CREDITS_PATH = "Settings (gear) → Account and settings → Advanced → Automation → Automatically apply credits: Off"
+MAX_ID_LENGTH = 32
+
+
+class ConnectError(ServiceError):
+    """The connection attempt failed; nothing was changed. `title` heads the page that explains it."""
+
+    def __init__(self, title: str, message: str) -> None:
+        super().__init__(message)
+        self.title = title
+
+
+@dataclass(frozen=True)
+class PendingConnect:
+    """What the portal remembers in the user's session between leaving for Intuit and coming back."""
+
+    state: str
+    environment_kind: str
+    started_at: str  # ISO timestamp
+
+    def as_session(self) -> dict[str, str]:
+        return {"state": self.state, "environment": self.environment_kind, "started_at": self.started_at}
+
+
+def begin_connect(ctx: ServiceContext, environment: Environment) -> tuple[str, PendingConnect]:
+    """The Intuit authorisation URL to send the admin to, and the state to keep in their session."""
+    ensure_integration_enabled(environment.account)
+    state = secrets.token_urlsafe(32)
+    app = qbo_client.intuit_app(ctx.settings, environment.kind)
+    try:
+        url = qbo_client.authorization_url(app, state)
+    except ExternalError as error:
+        raise ConnectError("QuickBooks is not reachable", f"{error.message} Nothing was changed; try again in a moment.") from error
+    return url, PendingConnect(state, environment.kind, utcnow().isoformat())
+
+
+@dataclass(frozen=True)
+class ConnectOutcome:
+    connection: QboConnection
+    reconnected_same_company: bool  # the live connection's tokens were renewed
+    recognised_previous: bool  # a company this environment was connected to before
+
+
+def complete_connect(
+    session: Session,
+    ctx: ServiceContext,
+    environment: Environment,
+    actor: User,
+    *,
+    pending: dict | None,
+    state: str | None,
+    code: str | None,
+    realm_id: str | None,
+    error: str | None,
+) -> ConnectOutcome:
+    """Finish the OAuth dance. Every failure raises ConnectError and changes nothing."""
+    ensure_integration_enabled(environment.account)
+    if not pending or not state or not hmac.compare_digest(str(pending.get("state", "")), state):
+        raise ConnectError(
+            "This connection could not be verified",
+            "The answer from QuickBooks did not match a connection started from this browser session, so it was ignored. "
+            "Nothing was changed. Start again with “Connect to QuickBooks”.",
+        )
+    if pending.get("environment") != environment.kind:
+        raise ConnectError(
+            "The environment changed",
+            f"This connection was started for the {pending.get('environment')} environment, but {environment.kind} is active now. Nothing was changed; start again.",
+        )
+    started = pending.get("started_at")
+    if started:
+        from datetime import datetime
+
+        if utcnow() - datetime.fromisoformat(started) > STATE_MAX_AGE:
+            raise ConnectError("This connection attempt expired", "More than 15 minutes passed since it started. Nothing was changed; start again.")
+    if error:
+        if error == "access_denied":
+            raise ConnectError("Connection cancelled", "You declined access in QuickBooks, so nothing was connected and nothing was changed.")
+        raise ConnectError("QuickBooks refused the connection", f"QuickBooks answered “{error[:100]}”. Nothing was changed.")
+    if not code or not realm_id:
+        raise ConnectError("The answer from QuickBooks was incomplete", "QuickBooks did not send back an authorisation code and company id. Nothing was changed; start again.")
+    if len(realm_id) > MAX_ID_LENGTH or not realm_id.isdigit():
+        raise ConnectError("The answer from QuickBooks was not understood", "The company id sent back is not valid. Nothing was changed.")
+
+    current = live_connection(session, environment)
+    if current is not None and current.realm_id != realm_id:
+        raise ConnectError(
+            "Already connected to another company",
+            f"The {environment.kind} environment is connected to {current.company_name}. Disconnect it first if you want to sync into a different company. Nothing was changed.",
+        )
+    app = qbo_client.intuit_app(ctx.settings, environment.kind)
+    now = utcnow()
+    try:
+        tokens = qbo_client.exchange_code(app, code, realm_id, now=now)
+        setup = qbo_client.QboApi(app, realm_id, tokens.access_token).company_setup()
+    except ExternalError as failure:
+        raise ConnectError("Connecting to QuickBooks failed", f"{failure.message} Nothing was changed; start again.") from failure
+
+    reconnected = current is not None
+    previous = None
+    if current is None:
+        previous = session.scalar(
+            select(QboConnection)
+            .where(QboConnection.environment_id == environment.id, QboConnection.realm_id == realm_id, QboConnection.disconnected_at.is_not(None))
+            .order_by(QboConnection.disconnected_at.desc())
+            .limit(1)
+        )
+        current = QboConnection(environment_id=environment.id, realm_id=realm_id, connected_by_id=actor.id, connected_at=now,
+                                 token_version=0, needs_reconnect=False, relink_existing=False)
+        if previous is not None:
+            current.previous_connection_id = previous.id
+            current.relink_existing = True  # the safe default: re-link before creating anything
+        session.add(current)
+    _apply_setup(current, setup, now)
+    store_tokens(ctx, current, tokens, now)
+    session.flush()
+    action = "qbo.reconnected" if reconnected else "qbo.connected"
+    audit.record(
+        session, action,
+        f"{actor.email} {'reconnected' if reconnected else 'connected'} the {environment.kind} environment to {setup.company_name} (realm {realm_id})"
+        + (" — a company connected before; existing records will be re-linked" if previous is not None else ""),
+        actor=actor, account_id=environment.account_id, environment=environment.kind,
+        details={"realm_id": realm_id, "company": setup.company_name, "country": setup.country, "home_currency": setup.home_currency,
+                 "multicurrency": setup.multicurrency, "tax_setup": setup.tax_setup, "auto_apply_credit": setup.auto_apply_credit,
+                 "previous_connection_id": previous.id if previous is not None else None},
+    )
+    return ConnectOutcome(current, reconnected, previous is not None)
+
+
+def _apply_setup(connection: QboConnection, setup: qbo_client.CompanySetup, now) -> None:  # type: ignore[no-untyped-def]
+    connection.company_name = setup.company_name[:255]
+    connection.country = setup.country[:8]
+    connection.home_currency = setup.home_currency[:3]
+    connection.multicurrency = setup.multicurrency
+    connection.tax_setup = setup.tax_setup
+    connection.auto_apply_credit = setup.auto_apply_credit
+    connection.company_checked_at = now
+    connection.company_check_error = None
+
+
+def recheck_company(session: Session, ctx: ServiceContext, connection: QboConnection) -> None:
+    """Read the company's set-up again (Automatically apply credits can be switched on at any time).
+
+    A failure to re-check is recorded and shown; the last known set-up is kept.
+    """
+    now = utcnow()
+    try:
+        setup = call_qbo(ctx, connection.id, lambda api: api.company_setup())
+    except ServiceError as error:  # reconnect needed: shown by the token health
+        connection.company_check_error = error.message[:500]
+        return
+    except ExternalError as error:
+        connection.company_check_error = f"Could not re-check the company set-up: {error.message}"[:500]
+        return
+    was_on = connection.auto_apply_credit
+    session.refresh(connection)  # the token refresh above may have committed a newer row
+    _apply_setup(connection, setup, now)
+    if setup.auto_apply_credit and not was_on:
+        environment = session.get(Environment, connection.environment_id)
+        audit.record(
+            session, "qbo.auto_apply_credits_on", f"“Automatically apply credits” is on in {connection.company_name}: syncing invoices, credits and payments is blocked",
+            actor=None, account_id=environment.account_id, environment=environment.kind, details={"realm_id": connection.realm_id},
+        )
+
+
+def set_relink(session: Session, connection: QboConnection, relink: bool, actor: User) -> None:
+    environment = session.get(Environment, connection.environment_id)
+    ensure_integration_enabled(environment.account)
+    connection.relink_existing = relink
+    audit.record(
+        session, "qbo.relink_choice", f"{actor.email} chose to {'re-link existing QuickBooks records' if relink else 'create new QuickBooks records'} on the next sync of {connection.company_name}",
+        actor=actor, account_id=environment.account_id, environment=environment.kind, details={"relink_existing": relink},
+    )
+
+
+@dataclass(frozen=True)
+class DisconnectOutcome:
+    links_removed: int
+    revoked: bool
+    revoke_error: str | None
+
+
+def disconnect(session: Session, ctx: ServiceContext, environment: Environment, actor: User, typed_company_name: str) -> DisconnectOutcome:
+    """Revoke at Intuit, remove this environment's links, keep history and the audit trail."""
+    connection = live_connection(session, environment)
+    if connection is None:
+        raise ServiceError(f"The {environment.kind} environment is not connected to QuickBooks.")
+    if (typed_company_name or "").strip().casefold() != connection.company_name.strip().casefold():
+        raise ServiceError(f"Type the company name exactly as shown ({connection.company_name}) to confirm.", field="company_name")
+    revoked, revoke_error = False, None
+    if connection.refresh_token_ciphertext:
+        try:
+            qbo_client.revoke(qbo_client.intuit_app(ctx.settings, environment.kind), ctx.vault.decrypt(connection.refresh_token_ciphertext))
+            revoked = True
+        except ExternalError as error:
+            # The link is cut on our side regardless; the admin can also remove the app in QuickBooks.
+            revoke_error = error.message
+            log.warning("revoke failed for connection %s: %s", connection.id, error.detail or error.message)
+    links = session.scalar(select(func.count()).select_from(SyncLink).where(SyncLink.environment_id == environment.id)) or 0
+    session.execute(delete(SyncLink).where(SyncLink.environment_id == environment.id))
+    now = utcnow()
+    connection.disconnected_at = now
+    connection.disconnected_by_id = actor.id
+    connection.revoke_error = revoke_error
+    connection.access_token_ciphertext = None
+    connection.refresh_token_ciphertext = None
+    audit.record(
+        session, "qbo.disconnected",
+        f"{actor.email} disconnected the {environment.kind} environment from {connection.company_name}; {links} links removed"
+        + ("" if revoked else f" (revoking at Intuit failed: {revoke_error})"),
+        actor=actor, account_id=environment.account_id, environment=environment.kind,
+        details={"realm_id": connection.realm_id, "links_removed": links, "revoked": revoked, "revoke_error": revoke_error},
+    )
+    return DisconnectOutcome(links, revoked, revoke_error)
