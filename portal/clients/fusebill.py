@@ -54,19 +54,21 @@ class FusebillClient:
         timeout: float = 30.0,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        max_attempts: int = MAX_ATTEMPTS,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key.strip()
         self.timeout = timeout
         self._session = session or requests.Session()
         self._sleep = sleep
+        self.max_attempts = max_attempts
 
     # ------------------------------------------------------------ transport
     def _get(self, path: str, params: dict[str, Any] | None = None) -> requests.Response:
         url = f"{self.base_url}/{path.lstrip('/')}"
         headers = {"Authorization": f"Basic {self._api_key}", "Content-Type": "application/json", "Accept": "application/json"}
         delay = 1.0
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        for attempt in range(1, self.max_attempts + 1):
             try:
                 response = self._session.get(url, params=params, headers=headers, timeout=self.timeout)
             except requests.Timeout as error:
@@ -85,7 +87,7 @@ class FusebillClient:
                     failure = RetryableError(f"Fusebill answered with an error ({response.status_code}).", detail=_error_text(response), status=response.status_code)
                 else:
                     raise PermanentError(f"Fusebill refused the request ({response.status_code}): {_error_text(response)}", status=response.status_code)
-            if attempt == MAX_ATTEMPTS:
+            if attempt == self.max_attempts:
                 raise failure
             log.info("fusebill %s failed (%s); retrying in %.1fs", path, failure, delay)
             self._sleep(delay)

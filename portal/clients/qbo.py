@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
@@ -28,6 +29,7 @@ from quickbooks import QuickBooks
 from quickbooks import exceptions as qbo_exceptions
 
 from portal.clients import AuthenticationError, PermanentError, RetryableError
+from portal.clients.ratelimit import QBO_BATCH_WINDOWS, QBO_REQUEST_WINDOWS, RateLimiter
 from portal.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -163,23 +165,43 @@ def revoke(app: IntuitApp, token: str) -> None:
         raise RetryableError("Could not reach Intuit to revoke the connection.", detail=str(error)[:300]) from error
 
 
+THROTTLE_RETRY_DELAYS = (1.0, 2.0, 4.0)  # after a 429: QBO's limits are per second and per minute
+
+
 class _QuickBooks(QuickBooks):
-    """python-quickbooks with a timeout, and 429 / 5xx recognised from the status code."""
+    """python-quickbooks with a timeout, our rate limiter, and 429 / 5xx recognised from the status.
+
+    A 429 comes with an XML body python-quickbooks cannot parse, so it is handled here, from the
+    status code: a few short waits (someone else may share the company's quota), then RetryableError.
+    """
 
     http_timeout: float = 30.0
+    limiter: RateLimiter | None = None
+    sleep = staticmethod(time.sleep)
 
     def process_request(self, request_type, url, headers="", params="", data=""):  # type: ignore[no-untyped-def, override]
         if self.session is None:
             raise qbo_exceptions.QuickbooksException("No session manager")
         headers.update({"Authorization": "Bearer " + self.session.access_token})
-        try:
-            response = self.session.request(request_type, url, headers=headers, params=params, data=data, timeout=self.http_timeout)
-        except requests.Timeout as error:
-            raise RetryableError(f"QuickBooks Online did not answer within {self.http_timeout:.0f} seconds.", detail=str(error)[:300]) from error
-        except requests.ConnectionError as error:
-            raise RetryableError("Could not reach QuickBooks Online.", detail=str(error)[:300]) from error
-        if response.status_code == 429:
-            raise RetryableError("QuickBooks Online's rate limit was reached; the request will be retried.", status=429, code="3001")
+        is_batch = url.rstrip("/").endswith("/batch")
+        for attempt, delay in enumerate((0.0,) + THROTTLE_RETRY_DELAYS):
+            if delay:
+                self.sleep(delay)
+            if self.limiter is not None:
+                self.limiter.acquire(f"qbo:{self.company_id}", QBO_REQUEST_WINDOWS)
+                if is_batch:
+                    self.limiter.acquire(f"qbo-batch:{self.company_id}", QBO_BATCH_WINDOWS)
+            try:
+                response = self.session.request(request_type, url, headers=headers, params=params, data=data, timeout=self.http_timeout)
+            except requests.Timeout as error:
+                raise RetryableError(f"QuickBooks Online did not answer within {self.http_timeout:.0f} seconds.", detail=str(error)[:300]) from error
+            except requests.ConnectionError as error:
+                raise RetryableError("Could not reach QuickBooks Online.", detail=str(error)[:300]) from error
+            if response.status_code != 429:
+                break
+            log.info("QBO answered 429 for realm %s (attempt %d)", self.company_id, attempt + 1)
+        else:
+            raise RetryableError("QuickBooks Online's rate limit was reached; try again in a minute.", status=429, code="3001")
         if response.status_code in (502, 503, 504):
             raise RetryableError(f"QuickBooks Online is temporarily unavailable ({response.status_code}).", status=response.status_code)
         return response
@@ -245,7 +267,7 @@ def _quote(value: str) -> str:
 class QboApi:
     """python-quickbooks bound to one company (realm) with a valid access token."""
 
-    def __init__(self, app: IntuitApp, realm_id: str, access_token: str, refresh_token: str = "") -> None:
+    def __init__(self, app: IntuitApp, realm_id: str, access_token: str, refresh_token: str = "", limiter: RateLimiter | None = None) -> None:
         self.app = app
         self.realm_id = realm_id
         auth = _auth_client(app, access_token=access_token, refresh_token=refresh_token or None, realm_id=realm_id)
@@ -254,6 +276,7 @@ class QboApi:
         self.qb.api_url_v3 = app.api_base
         self.qb.sandbox_api_url_v3 = app.api_base
         self.qb.http_timeout = app.timeout
+        self.qb.limiter = limiter
 
     def _call(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: str | None = None, request_id: str | None = None) -> dict[str, Any]:
         url = f"{self.qb.api_url}/company/{self.realm_id}/{path}"

@@ -72,7 +72,8 @@ def save_fusebill_key(session: Session, ctx: ServiceContext, environment: Enviro
         raise ServiceError("That does not look like a Fusebill API key: it should be one line of letters, digits and = + / characters.", field="api_key")
     url = ctx.settings.fusebill_url(environment.kind)
     try:
-        FusebillClient(url, api_key, timeout=ctx.settings.http_timeout_seconds).check_key()
+        # One attempt: someone is waiting at the form, and a retry would only delay the message.
+        FusebillClient(url, api_key, timeout=ctx.settings.http_timeout_seconds, max_attempts=1).check_key()
     except AuthenticationError as error:
         raise ServiceError(f"Fusebill ({'staging' if environment.kind == ENVIRONMENT_SANDBOX else 'production'}) did not accept this API key. Check that it is the key of the {'staging' if environment.kind == ENVIRONMENT_SANDBOX else 'production'} account.", field="api_key") from error
     except ExternalError as error:

@@ -231,7 +231,7 @@ def save_choices(
 
 class LedgerErrors(ServiceError):
     def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("Some ledgers need attention.")
+        super().__init__(" ".join(errors.values()) or "Some ledgers need attention.")
         self.errors = errors
 
 
@@ -251,21 +251,16 @@ def ensure_items(session: Session, ctx: ServiceContext, environment: Environment
 
     def work(api: QboApi) -> None:
         for item in items_needed(connection.tax_setup):
-            ledger = chosen.get(item.ledger) or (chosen.get(item.fallback_ledger) if item.fallback_ledger else None)
+            ledger_key = item.ledger if item.ledger in chosen else item.fallback_ledger
+            ledger = chosen.get(ledger_key) if ledger_key else None
             if ledger is None:
                 continue
+            try:
+                found = _prepare_item(api, connection, item, ledger, created, updated)
+            except PermanentError as error:
+                reason = (error.detail or error.message).removeprefix("Business Validation Error: ")
+                raise LedgerErrors({ledger_key: f"QuickBooks refused to use “{ledger.qbo_account_name}” for the “{item.name}” item ({reason}). Choose another account."}) from error
             row = managed.get(item.key)
-            found = api.find_item_by_name(item.name)
-            if found is not None and found.get("Type") not in ("Service", "NonInventory"):
-                raise PermanentError(f"QuickBooks already has an item named “{item.name}” of type {found.get('Type')}. Rename that item in QuickBooks, then save the ledgers again.")
-            if found is None:
-                found = api.create_service_item(item.name, ledger.qbo_account_id, item.description,
-                                                _request_id(connection.realm_id, "item", item.key, ledger.qbo_account_id))
-                created.append(item.name)
-            elif (found.get("IncomeAccountRef") or {}).get("value") != ledger.qbo_account_id or not found.get("Active", True):
-                found = api.update_item(str(found["Id"]), str(found["SyncToken"]), {"IncomeAccountRef": {"value": ledger.qbo_account_id}, "Active": True},
-                                        _request_id(connection.realm_id, "item-update", item.key, str(found["Id"]), str(found["SyncToken"]), ledger.qbo_account_id))
-                updated.append(item.name)
             if row is None:
                 row = ManagedItem(environment_id=environment.id, realm_id=connection.realm_id, item_key=item.key)
                 session.add(row)
@@ -279,7 +274,7 @@ def ensure_items(session: Session, ctx: ServiceContext, environment: Environment
     try:
         call_qbo(ctx, connection.id, work)
     except ExternalError as error:
-        raise ServiceError(f"The ledgers were saved, but the QuickBooks items could not be prepared: {error.message}") from error
+        raise ServiceError(f"The QuickBooks items could not be prepared, so nothing was saved: {error.message}") from error
     if created or updated:
         audit.record(
             session, "qbo.items_prepared", f"QuickBooks items {'created' if created else 'updated'}: {', '.join(created + updated)}",
@@ -287,6 +282,21 @@ def ensure_items(session: Session, ctx: ServiceContext, environment: Environment
             details={"created": created, "updated": updated, "realm_id": connection.realm_id},
         )
     return created, updated
+
+
+def _prepare_item(api: QboApi, connection: QboConnection, item: ItemSpec, ledger: LedgerChoice, created: list[str], updated: list[str]) -> dict:
+    found = api.find_item_by_name(item.name)
+    if found is not None and found.get("Type") not in ("Service", "NonInventory"):
+        raise PermanentError(f"QuickBooks already has an item named “{item.name}” of type {found.get('Type')}; rename that item in QuickBooks")
+    if found is None:
+        created.append(item.name)
+        return api.create_service_item(item.name, ledger.qbo_account_id, item.description,
+                                       _request_id(connection.realm_id, "item", item.key, ledger.qbo_account_id))
+    if (found.get("IncomeAccountRef") or {}).get("value") != ledger.qbo_account_id or not found.get("Active", True):
+        updated.append(item.name)
+        return api.update_item(str(found["Id"]), str(found["SyncToken"]), {"IncomeAccountRef": {"value": ledger.qbo_account_id}, "Active": True},
+                               _request_id(connection.realm_id, "item-update", item.key, str(found["Id"]), str(found["SyncToken"]), ledger.qbo_account_id))
+    return found
 
 
 # ------------------------------------------------------------------ "Create this account for me"

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from portal.clients import ExternalError
 from portal.clients import qbo as qbo_client
+from portal.clients.ratelimit import RateLimiter
 from portal.models import Environment, QboConnection, SyncLink, User, utcnow
 from portal.services import ServiceError
 from portal.services import audit
@@ -116,7 +117,7 @@ def complete_connect(
     now = utcnow()
     try:
         tokens = qbo_client.exchange_code(app, code, realm_id, now=now)
-        setup = qbo_client.QboApi(app, realm_id, tokens.access_token).company_setup()
+        setup = qbo_client.QboApi(app, realm_id, tokens.access_token, limiter=RateLimiter(ctx.redis)).company_setup()
     except ExternalError as failure:
         raise ConnectError("Connecting to QuickBooks failed", f"{failure.message} Nothing was changed; start again.") from failure
 

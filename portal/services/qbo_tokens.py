@@ -18,6 +18,7 @@ from redis.exceptions import LockError
 
 from portal.clients import AuthenticationError, ExternalError, RetryableError
 from portal.clients import qbo as qbo_client
+from portal.clients.ratelimit import RateLimiter
 from portal.models import Environment, QboConnection, utcnow
 from portal.services import ServiceError
 from portal.services import audit
@@ -157,10 +158,14 @@ def _refresh_locked(ctx: ServiceContext, connection_id: int, kind: str, seen_ver
         session.close()
 
 
+def _limiter(ctx: ServiceContext) -> RateLimiter:
+    return RateLimiter(ctx.redis)
+
+
 def qbo_api(ctx: ServiceContext, connection_id: int) -> qbo_client.QboApi:
     tokens = valid_tokens(ctx, connection_id)
     app = qbo_client.intuit_app(ctx.settings, tokens.environment_kind)
-    api = qbo_client.QboApi(app, tokens.realm_id, tokens.access_token)
+    api = qbo_client.QboApi(app, tokens.realm_id, tokens.access_token, limiter=_limiter(ctx))
     api.token_version = tokens.version  # type: ignore[attr-defined]
     return api
 
@@ -174,7 +179,7 @@ def call_qbo(ctx: ServiceContext, connection_id: int, action):  # type: ignore[n
         if error.status != 401:
             raise
         tokens = valid_tokens(ctx, connection_id, force_refresh=True, stale_version=api.token_version)  # type: ignore[attr-defined]
-        retry = qbo_client.QboApi(qbo_client.intuit_app(ctx.settings, tokens.environment_kind), tokens.realm_id, tokens.access_token)
+        retry = qbo_client.QboApi(qbo_client.intuit_app(ctx.settings, tokens.environment_kind), tokens.realm_id, tokens.access_token, limiter=_limiter(ctx))
         return action(retry)
 
 

@@ -87,6 +87,7 @@ def overview():  # type: ignore[no-untyped-def]
     account = current_user.account
     _refresh_connection_facts(database, active_environment(database, account))
     status = setup_status(database, account, settings().refresh_token_warning_days)
+    database.commit()  # keep the environment created on first sight
     return render_template("setup/overview.html", account=account, status=status, steps=status.steps, auto_apply_path=AUTO_APPLY_CREDITS_PATH)
 
 
@@ -322,6 +323,7 @@ def _render_environment(key_forms=None, switch_form=None, status=200):  # type: 
     database = db_session()
     account = current_user.account
     environments = {kind: get_environment(database, account, kind) for kind in ENVIRONMENTS}
+    database.commit()  # keep environments created on first sight
     connections = {kind: live_connection(database, env) for kind, env in environments.items()}
     other = "production" if account.active_environment == "sandbox" else "sandbox"
     forms = key_forms or {kind: FusebillKeyForm(formdata=None, environment=kind, prefix=f"key-{kind}") for kind in ENVIRONMENTS}
@@ -443,5 +445,5 @@ def disconnect_page():  # type: ignore[no-untyped-def]
                 message += f" Intuit could not be told to revoke access ({outcome.revoke_error}); you can also remove the app in QuickBooks (Settings → Apps)."
             flash(message, "success" if outcome.revoked else "warning")
             return redirect(url_for("setup.connect"))
-        return render_template("setup/disconnect.html", environment=environment, connection=connection, form=form), 400
-    return render_template("setup/disconnect.html", environment=environment, connection=connection, form=form)
+    status = 400 if request.method == "POST" else 200
+    return render_template("setup/disconnect.html", environment=environment, connection=connection, form=form), status
