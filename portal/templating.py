@@ -36,9 +36,18 @@ def format_money(value: Decimal | None, currency: str = "") -> str:
     return f"{text} {currency}".strip()
 
 
+def format_percent(value: Decimal | None) -> str:
+    """9.97500 → "9.975 %", 13.00000 → "13 %"."""
+    if value is None:
+        return "—"
+    text = format(value.normalize(), "f")
+    return f"{text} %"
+
+
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["money"] = format_money
+    app.jinja_env.filters["percent"] = format_percent
 
     @app.context_processor
     def environment_banner():  # type: ignore[no-untyped-def]

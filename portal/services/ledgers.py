@@ -77,6 +77,11 @@ LEDGERS: tuple[LedgerSpec, ...] = (
 LEDGERS_BY_KEY = {spec.key: spec for spec in LEDGERS}
 
 
+def ledgers_for(tax_setup: str) -> list[LedgerSpec]:
+    """The ledgers that apply to a company: a tax-codes company never posts to a Sales Tax Payable ledger."""
+    return [spec for spec in LEDGERS if not (spec.key == "sales_tax_payable" and tax_setup == TAX_CODES)]
+
+
 def required_ledgers(tax_setup: str) -> list[str]:
     """Ledgers a sync cannot start without. Non-US companies with tax codes post tax through QBO's own
     tax codes (the Tax Mapping step), so they need no Sales Tax Payable ledger; charge reversals fall
@@ -140,11 +145,11 @@ def unusual_type_warning(spec: LedgerSpec, account: QboAccount) -> str:
     return f"“{account.name}” is a {account.account_type} account, which is unusual for {spec.label}. Fusebill recommends {spec.recommendation}."
 
 
-def build_pickers(spec_accounts: list[QboAccount], chosen: dict[str, LedgerChoice]) -> list[LedgerPicker]:
+def build_pickers(spec_accounts: list[QboAccount], chosen: dict[str, LedgerChoice], specs: list[LedgerSpec] | None = None) -> list[LedgerPicker]:
     """One picker per ledger: recommended accounts first (best fit first), then every other account."""
     active_ids = {account.id for account in spec_accounts}
     pickers = []
-    for spec in LEDGERS:
+    for spec in specs if specs is not None else LEDGERS:
         ranked = sorted(spec_accounts, key=lambda a: (-spec.fit(a), a.fully_qualified_name.casefold()))
         picker = LedgerPicker(spec=spec, chosen=chosen.get(spec.key))
         for account in ranked:
@@ -162,7 +167,7 @@ def build_pickers(spec_accounts: list[QboAccount], chosen: dict[str, LedgerChoic
 
 def load_pickers(session: Session, ctx: ServiceContext, environment: Environment, connection: QboConnection) -> list[LedgerPicker]:
     accounts = call_qbo(ctx, connection.id, lambda api: api.active_accounts())
-    return build_pickers(accounts, choices_for(session, environment, connection.realm_id))
+    return build_pickers(accounts, choices_for(session, environment, connection.realm_id), ledgers_for(connection.tax_setup))
 
 
 # ------------------------------------------------------------------ saving choices
@@ -195,7 +200,7 @@ def save_choices(
     warnings: dict[str, str] = {}
     changes: dict[str, dict[str, str | None]] = {}
     now = utcnow()
-    for spec in LEDGERS:
+    for spec in ledgers_for(connection.tax_setup):
         account_id = selected.get(spec.key) or ""
         row = existing.get(spec.key)
         if not account_id:
