@@ -38,7 +38,7 @@ test-fast: install
 	$(BIN)/python -m pytest -m 'not e2e and not bench and not chaos' $(PYTEST_ARGS)
 
 bench: install system-deps
-	$(BIN)/python -m pytest -m bench -p no:randomly bench $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m bench bench tests $(PYTEST_ARGS)
 
 chaos: install system-deps
 	$(BIN)/python -m pytest -m chaos $(PYTEST_ARGS)

@@ -177,6 +177,8 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    # Also when started from a shell that ignores SIGINT for background jobs: Ctrl-C must stop us.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         started: list[str] = []
         if not os.environ.get("REDIS_URL"):
@@ -187,7 +189,7 @@ def main() -> int:
                                        "--save", "60 1", "--appendonly", "no"], env, logs / "redis.log")
             _wait_port("127.0.0.1", REDIS_PORT, "redis-server")
             env["REDIS_URL"] = f"redis://127.0.0.1:{REDIS_PORT}/0"
-            started.append(f"Redis            redis://127.0.0.1:{REDIS_PORT}/0 (private, data in {instance / 'redis'})")
+            started.append(f"{'Redis':<21}redis://127.0.0.1:{REDIS_PORT}/0 (private, data in {instance / 'redis'})")
 
         if not settings.uses_real_intuit:
             qbo_url = urlparse(settings.qbo_emulator_url)
@@ -198,17 +200,18 @@ def main() -> int:
             _wait_http(settings.qbo_emulator_url + "/.well-known/openid_configuration", "the QuickBooks emulator")
             # The emulator speaks plain http on loopback; requests-oauthlib refuses that unless told.
             env["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
-            started.append(f"QBO emulator     {settings.qbo_emulator_url}  (Intuit OAuth + QuickBooks Online API)")
+            env["QBO_EMULATOR_URL"] = settings.qbo_emulator_url
+            started.append(f"{'QBO emulator':<21}{settings.qbo_emulator_url}  (Intuit OAuth + QuickBooks Online API)")
 
         for name, variable, port in (("staging", "FUSEBILL_STAGING_URL", FUSEBILL_STAGING_PORT), ("production", "FUSEBILL_PRODUCTION_URL", FUSEBILL_PRODUCTION_PORT)):
             if os.environ.get(variable):
                 continue
             _require_port("127.0.0.1", port, f"the Fusebill {name} emulator", variable)
-            supervisor.start(f"fusebill-{name}", [python, "-m", "emulators.fusebill", "--port", str(port),
+            supervisor.start(f"fusebill-{name}", [python, "-m", "emulators.fusebill", "--port", str(port), "--environment", name,
                                                   "--state-file", str(instance / f"fusebill-{name}.db")], env, logs / f"fusebill-{name}.log")
             env[variable] = f"http://127.0.0.1:{port}/v1"
             _wait_http(f"http://127.0.0.1:{port}/v1/customers", f"the Fusebill {name} emulator")
-            started.append(f"Fusebill {name:<10}{env[variable]}  (emulator)")
+            started.append(f"{'Fusebill ' + name:<21}{env[variable]}  (emulator)")
 
         run_settings = Settings.from_env(env)
         from portal import create_app
@@ -235,16 +238,16 @@ def main() -> int:
         _wait_http(run_settings.base_url + "/healthz", "the portal")
 
         print("\n  Fusebill → QuickBooks Online portal is running\n")
-        print(f"  Open             {run_settings.base_url}")
-        print(f"  Account admin    {DEMO_ADMIN['email']}  /  {DEMO_ADMIN['password']}")
-        print(f"  Support staff    {DEMO_SUPPORT['email']}  /  {DEMO_SUPPORT['password']}")
+        print(f"  {'Open':<21}{run_settings.base_url}")
+        print(f"  {'Account admin':<21}{DEMO_ADMIN['email']}  /  {DEMO_ADMIN['password']}")
+        print(f"  {'Support staff':<21}{DEMO_SUPPORT['email']}  /  {DEMO_SUPPORT['password']}")
         if demo.get("fusebill_staging_api_key"):
             print(f"  Fusebill staging API key (sandbox environment):    {demo['fusebill_staging_api_key']}")
         if demo.get("fusebill_production_api_key"):
             print(f"  Fusebill production API key (production environment): {demo['fusebill_production_api_key']}")
         for line in started:
             print(f"  {line}")
-        print(f"  Worker           one RQ worker with the scheduler · logs in {logs}")
+        print(f"  {'Worker':<21}one RQ worker with the scheduler · logs in {logs}")
         print("\n  The demo account starts with the integration disabled: sign in as the admin, request it,")
         print("  then sign in as support and enable it. Ctrl-C stops everything.\n", flush=True)
 
