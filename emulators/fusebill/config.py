@@ -1,0 +1,35 @@
+"""Configuration of one Fusebill emulator instance."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from emulators.fusebill import rules
+
+
+@dataclass(frozen=True)
+class FusebillEmulatorConfig:
+    """
+    state_path:        None keeps everything in memory; a file path keeps accounts, records and
+                       webhook registrations in SQLite there, so they survive a restart.
+    time_scale:        divides rate-limit windows and webhook retry delays (60 = a "minute" is one
+                       second). Webhook timeouts are not scaled.
+    environment_name:  "staging", "production", ... — shown in the start-up banner and /_emulator/health.
+    webhook_timeout_seconds: how long one webhook POST may take (Fusebill: 2 s).
+    clock:             the emulator's "now" for record timestamps (modifiedTimestamp, default
+                       effective dates, Due/Overdue); defaults to the UTC wall clock. Rate limits
+                       always use the wall clock.
+    """
+
+    state_path: str | None = None
+    time_scale: float = 1.0
+    environment_name: str = "staging"
+    webhook_timeout_seconds: float = rules.WEBHOOK_TIMEOUT_SECONDS
+    clock: Callable[[], datetime] | None = None
+
+    def __post_init__(self) -> None:
+        if self.time_scale <= 0:
+            raise ValueError("time_scale must be positive")
+        if self.webhook_timeout_seconds <= 0:
+            raise ValueError("webhook_timeout_seconds must be positive")
