@@ -116,3 +116,21 @@ def setup_status(session: Session, account: Account, warning_days: int = 14) -> 
     steps.append(Step("sync", "Sync", "Send customers, invoices, payments, refunds, credits, charge reversals and write-offs to QuickBooks.",
                       UNAVAILABLE, sync_detail))
     return SetupStatus(account, environment, connection, health, steps, blockers)
+
+
+def sync_blockers(session: Session, account: Account, warning_days: int = 14) -> list[str]:
+    """Every reason a sync of the account's active environment may not start now (empty: it may)."""
+    if not account.integration_enabled:
+        return ["The QuickBooks Online integration is not enabled for this account."]
+    status = setup_status(session, account, warning_days)
+    reasons = [f"{step.title}: {step.detail}" for step in status.steps if step.key != "sync" and step.state != DONE]
+    return reasons + status.blockers
+
+
+def ensure_sync_can_start(session: Session, account: Account, warning_days: int = 14) -> None:
+    """The guard the sync calls before queuing anything: refuses with every reason at once."""
+    from portal.services import NotAllowed
+
+    reasons = sync_blockers(session, account, warning_days)
+    if reasons:
+        raise NotAllowed("A sync cannot start yet: " + " ".join(reasons))

@@ -47,3 +47,30 @@ def test_generate_key_prints_a_fernet_key(app):
 
     result = app.test_cli_runner().invoke(args=["generate-key"])
     Fernet(result.output.strip().encode())
+
+
+def test_rotate_keys_re_encrypts_every_secret_with_the_new_primary_key(app, session, make_account):
+    from cryptography.fernet import Fernet
+
+    from portal import create_app
+    from portal.crypto import Vault
+    from portal.models import Environment, QboConnection
+
+    old_key = app.extensions["portal.settings"].encryption_keys[0]
+    old = Vault([old_key])
+    account = make_account(enabled=True)
+    environment = Environment(account_id=account.id, kind="sandbox", fusebill_api_key_ciphertext=old.encrypt("fusebill-key"))
+    session.add(environment)
+    session.flush()
+    session.add(QboConnection(environment_id=environment.id, realm_id="1", token_version=0,
+                              access_token_ciphertext=old.encrypt("access"), refresh_token_ciphertext=old.encrypt("refresh")))
+    session.commit()
+    new_key = Fernet.generate_key().decode()
+    rotated_app = create_app(app.extensions["portal.settings"].with_overrides(encryption_keys=(new_key, old_key)), database=app.extensions["portal.database"])
+    result = rotated_app.test_cli_runner().invoke(args=["rotate-keys"])
+    assert result.exit_code == 0 and "re-encrypted 3 stored secrets" in result.output
+    session.expire_all()
+    new_only = Vault([new_key])
+    assert new_only.decrypt(session.get(Environment, environment.id).fusebill_api_key_ciphertext) == "fusebill-key"
+    connection = session.query(QboConnection).one()
+    assert new_only.decrypt(connection.refresh_token_ciphertext) == "refresh"
