@@ -5,6 +5,8 @@ for the user (and, where it belongs to a field, the field's name).
 """
 from __future__ import annotations
 
+import functools
+
 from flask import Blueprint, flash, redirect, render_template, request, session as browser_session, url_for
 from flask_login import current_user
 
@@ -70,14 +72,31 @@ def _refresh_connection_facts(database, environment: Environment):  # type: igno
     return connection
 
 
-def _require_connection(database, environment: Environment):  # type: ignore[no-untyped-def]
-    connection = live_connection(database, environment)
-    if connection is None:
-        flash("Connect QuickBooks first.", "info")
-    elif connection.needs_reconnect:
-        flash("QuickBooks no longer accepts this connection. Reconnect first.", "error")
-        return None
-    return connection
+def with_connection(view):  # type: ignore[no-untyped-def]
+    """Run `view(database, environment, connection)` only when the active environment has a usable
+    QuickBooks connection; otherwise say why and go back to Connect QuickBooks."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        database = db_session()
+        environment = active_environment(database, current_user.account)
+        connection = live_connection(database, environment)
+        if connection is None:
+            flash("Connect QuickBooks first.", "info")
+            return redirect(url_for("setup.connect"))
+        if connection.needs_reconnect:
+            flash("QuickBooks no longer accepts this connection. Reconnect first.", "error")
+            return redirect(url_for("setup.connect"))
+        return view(database, environment, connection, *args, **kwargs)
+
+    return wrapper
+
+
+def _refused(database, error, endpoint: str):  # type: ignore[no-untyped-def]
+    """A use case refused: undo its changes, show why, and go back to the page."""
+    database.rollback()
+    flash(error.message, "error")
+    return redirect(url_for(endpoint))
 
 
 # ------------------------------------------------------------------ overview
@@ -148,13 +167,9 @@ def connect_callback():  # type: ignore[no-untyped-def]
 
 
 @blueprint.post("/connect/relink")
-def connect_relink():  # type: ignore[no-untyped-def]
+@with_connection
+def connect_relink(database, environment, connection):  # type: ignore[no-untyped-def]
     form = RelinkForm()
-    database = db_session()
-    environment = active_environment(database, current_user.account)
-    connection = _require_connection(database, environment)
-    if connection is None:
-        return redirect(url_for("setup.connect"))
     if not form.validate_on_submit():
         flash("Choose whether to re-link or create new records.", "error")
         return redirect(url_for("setup.connect"))
@@ -181,12 +196,8 @@ def _render_ledgers(environment, connection, errors=None, status=200):  # type: 
 
 
 @blueprint.route("/ledgers", methods=["GET", "POST"])
-def ledgers():  # type: ignore[no-untyped-def]
-    database = db_session()
-    environment = active_environment(database, current_user.account)
-    connection = _require_connection(database, environment)
-    if connection is None:
-        return redirect(url_for("setup.connect"))
+@with_connection
+def ledgers(database, environment, connection):  # type: ignore[no-untyped-def]
     if request.method == "GET":
         return _render_ledgers(environment, connection)
     if not ActionForm().validate_on_submit():
@@ -198,9 +209,7 @@ def ledgers():  # type: ignore[no-untyped-def]
         database.rollback()
         return _render_ledgers(environment, connection, errors=error.errors, status=400)
     except (ServiceError, ExternalError) as error:
-        database.rollback()
-        flash(error.message, "error")
-        return redirect(url_for("setup.ledgers"))
+        return _refused(database, error, "setup.ledgers")
     database.commit()
     flash("Ledgers saved." + (f" QuickBooks items created: {', '.join(outcome.items_created)}." if outcome.items_created else "")
           + (f" Items updated: {', '.join(outcome.items_updated)}." if outcome.items_updated else ""), "success")
@@ -210,22 +219,16 @@ def ledgers():  # type: ignore[no-untyped-def]
 
 
 @blueprint.post("/ledgers/create")
-def ledgers_create():  # type: ignore[no-untyped-def]
+@with_connection
+def ledgers_create(database, environment, connection):  # type: ignore[no-untyped-def]
     form = CreateLedgerAccountForm()
-    database = db_session()
-    environment = active_environment(database, current_user.account)
-    connection = _require_connection(database, environment)
-    if connection is None:
-        return redirect(url_for("setup.connect"))
     if not form.validate_on_submit():
         flash("Unknown ledger.", "error")
         return redirect(url_for("setup.ledgers"))
     try:
         account = create_ledger_account(database, service_context(), environment, connection, form.ledger.data, current_user)
     except (ServiceError, ExternalError) as error:
-        database.rollback()
-        flash(error.message, "error")
-        return redirect(url_for("setup.ledgers"))
+        return _refused(database, error, "setup.ledgers")
     database.commit()
     flash(f"“{account.name}” ({account.account_type}) is ready in QuickBooks and chosen.", "success")
     return redirect(url_for("setup.ledgers") + f"#ledger-{form.ledger.data}")
@@ -248,12 +251,8 @@ def _render_taxes(environment, connection, errors=None, add_form=None, status=20
 
 
 @blueprint.route("/taxes", methods=["GET", "POST"])
-def taxes():  # type: ignore[no-untyped-def]
-    database = db_session()
-    environment = active_environment(database, current_user.account)
-    connection = _require_connection(database, environment)
-    if connection is None:
-        return redirect(url_for("setup.connect"))
+@with_connection
+def taxes(database, environment, connection):  # type: ignore[no-untyped-def]
     if request.method == "GET":
         return _render_taxes(environment, connection)
     if not ActionForm().validate_on_submit():
@@ -268,41 +267,29 @@ def taxes():  # type: ignore[no-untyped-def]
         database.rollback()
         return _render_taxes(environment, connection, errors=error.errors, status=400)
     except (ServiceError, ExternalError) as error:
-        database.rollback()
-        flash(error.message, "error")
-        return redirect(url_for("setup.taxes"))
+        return _refused(database, error, "setup.taxes")
     database.commit()
     flash(f"Tax mapping saved ({changed} changed).", "success")
     return redirect(url_for("setup.taxes"))
 
 
 @blueprint.post("/taxes/discover")
-def taxes_discover():  # type: ignore[no-untyped-def]
-    database = db_session()
-    environment = active_environment(database, current_user.account)
-    connection = _require_connection(database, environment)
-    if connection is None:
-        return redirect(url_for("setup.connect"))
+@with_connection
+def taxes_discover(database, environment, connection):  # type: ignore[no-untyped-def]
     if not ActionForm().validate_on_submit():
         return redirect(url_for("setup.taxes"))
     try:
         outcome = discover_rules(database, service_context(), environment, connection, current_user)
     except ServiceError as error:
-        database.rollback()
-        flash(error.message, "error")
-        return redirect(url_for("setup.taxes"))
+        return _refused(database, error, "setup.taxes")
     database.commit()
     flash(f"Found {outcome.found} tax rules on Fusebill invoices ({outcome.added} new).", "success")
     return redirect(url_for("setup.taxes"))
 
 
 @blueprint.post("/taxes/add")
-def taxes_add():  # type: ignore[no-untyped-def]
-    database = db_session()
-    environment = active_environment(database, current_user.account)
-    connection = _require_connection(database, environment)
-    if connection is None:
-        return redirect(url_for("setup.connect"))
+@with_connection
+def taxes_add(database, environment, connection):  # type: ignore[no-untyped-def]
     form = AddTaxRuleForm()
     if form.validate_on_submit():
         try:
