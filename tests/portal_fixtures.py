@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -71,22 +71,33 @@ def drop_postgres_schema(schema: str) -> None:
     admin.dispose()
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def migrated_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedDatabase]:
-    """A database migrated to head with Alembic, one per backend for the whole session."""
+@contextmanager
+def fresh_database(backend: str, folder: Path, migrate: bool = True) -> Iterator[MigratedDatabase]:
+    """A new database (SQLite file in `folder`, or a private PostgreSQL schema), migrated to head
+    unless `migrate` is False; real commits, removed afterwards."""
     schema = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'portal.db'}"
+    if backend == "sqlite":
+        url = f"sqlite:///{folder / f'{backend}-{secrets.token_hex(4)}.db'}"
     else:
         url, schema = create_postgres_schema()
     database = Database(url)
-    with database.engine.connect() as connection:
-        upgrade(connection=connection)
-        connection.commit()
-    yield MigratedDatabase(request.param, url, database)
-    database.dispose()
-    if schema is not None:
-        drop_postgres_schema(schema)
+    try:
+        if migrate:
+            with database.engine.connect() as connection:
+                upgrade(connection=connection)
+                connection.commit()
+        yield MigratedDatabase(backend, url, database)
+    finally:
+        database.dispose()
+        if schema is not None:
+            drop_postgres_schema(schema)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def migrated_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedDatabase]:
+    """A database migrated to head with Alembic, one per backend for the whole session."""
+    with fresh_database(request.param, tmp_path_factory.mktemp(request.param)) as migrated:
+        yield migrated
 
 
 def make_settings(database_url: str, redis_url: str, instance_path: Path, **overrides: object) -> Settings:
@@ -226,9 +237,3 @@ def post_form(client: FlaskClient, page: str, action: str, data: dict[str, str] 
     payload = dict(data or {})
     payload["csrf_token"] = csrf_token(client, page)
     return client.post(action, data=payload, **kwargs)
-
-
-def temp_sqlite_url() -> str:
-    handle, path = tempfile.mkstemp(suffix=".db")
-    os.close(handle)
-    return f"sqlite:///{path}"

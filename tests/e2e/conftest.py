@@ -15,9 +15,7 @@ import pytest
 
 from emulators.common.server import BackgroundServer
 from portal import create_app
-from portal.db import Database
-from portal.migrate import upgrade
-from tests.portal_fixtures import make_settings
+from tests.portal_fixtures import fresh_database, make_settings
 from tests.support.services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,24 +43,19 @@ def browser() -> Iterator[object]:
         instance.close()
 
 
-def serve_portal(tmp_path, redis_url, **overrides) -> Iterator[tuple[str, Database, object]]:
+def serve_portal(tmp_path, redis_url, **overrides) -> Iterator[tuple[str, object, object]]:
     """The portal on a free port over a fresh SQLite file (real commits; threads need a real DB)."""
-    url = f"sqlite:///{tmp_path / 'e2e.db'}"
-    database = Database(url)
-    with database.engine.connect() as connection:
-        upgrade(connection=connection)
-        connection.commit()
-    port = free_port()
-    # The OAuth redirect URI is built from the base URL, so it must name the real port.
-    settings = make_settings(url, redis_url, tmp_path / "instance", base_url=f"http://127.0.0.1:{port}", **overrides)
-    app = create_app(settings, database=database)
-    with BackgroundServer(app, port=port) as server:
-        yield server.url, database, app
-    database.dispose()
+    with fresh_database("sqlite", tmp_path) as fresh:
+        port = free_port()
+        # The OAuth redirect URI is built from the base URL, so it must name the real port.
+        settings = make_settings(fresh.url, redis_url, tmp_path / "instance", base_url=f"http://127.0.0.1:{port}", **overrides)
+        app = create_app(settings, database=fresh.database)
+        with BackgroundServer(app, port=port) as server:
+            yield server.url, fresh.database, app
 
 
 @pytest.fixture
-def live_portal(tmp_path, redis_url) -> Iterator[tuple[str, Database, object]]:
+def live_portal(tmp_path, redis_url) -> Iterator[tuple[str, object, object]]:
     yield from serve_portal(tmp_path, redis_url)
 
 

@@ -29,8 +29,6 @@ def test_tokens_are_never_stored_in_plain_text(enabled, session, qbo):
     params = qbo.authorize(url, realm_id=realm)
     enabled.client.get(callback_path(params))
     connection = live(session, enabled.account)
-    from portal.extensions import vault  # noqa: F401 - the app's vault decrypts; the raw row must not contain the token
-
     raw = session.execute(text("SELECT * FROM qbo_connections WHERE id = :id"), {"id": connection.id}).mappings().one()
     dumped = " ".join(str(value) for value in raw.values())
     app_vault = enabled.client.application.extensions.get("portal.vault")

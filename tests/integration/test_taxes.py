@@ -1,6 +1,8 @@
 """Tax Mapping for a non-US company with tax codes: rules found on Fusebill invoices, mapped to QBO codes."""
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from portal.models import AuditEvent, TaxMapping
@@ -28,9 +30,8 @@ def test_canadian_company_maps_each_fusebill_tax_rule_to_a_qbo_tax_code(enabled,
     overview = enabled.client.get("/setup/").get_data(as_text=True)
     assert 'data-step="taxes" data-state="todo"' in overview and "not mapped" in overview
 
-    codes = qbo.quickbooks(realm).query("SELECT * FROM TaxCode") if False else None  # the page lists them
-    page = enabled.client.get("/setup/taxes").get_data(as_text=True)
-    code_ids = dict((name, value) for value, name in __import__("re").findall(r'<option value="(\w+)" >([^<—]+?)(?: —[^<]*)?</option>', page))
+    page = enabled.client.get("/setup/taxes").get_data(as_text=True)  # lists the company's QBO tax codes
+    code_ids = {name: value for value, name in re.findall(r'<option value="(\w+)" >([^<—]+?)(?: —[^<]*)?</option>', page)}
     assert code_ids, page[:2000]
     first_code = next(iter(code_ids.values()))
     # map all but one: the step stays to do and names the rule left

@@ -8,12 +8,10 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.clients import qbo as qbo_client
-from portal.db import Database
-from portal.migrate import upgrade
 from portal.models import Account, AuditEvent, Environment, QboConnection, utcnow
 from portal.services.qbo_tokens import ReconnectRequired, call_qbo, valid_tokens
 from tests.integration.conftest import connect, live
-from tests.portal_fixtures import create_postgres_schema, drop_postgres_schema, make_settings
+from tests.portal_fixtures import fresh_database, make_settings
 
 
 def _ctx(app):
@@ -104,19 +102,8 @@ def test_refresh_token_near_expiry_is_warned_once(enabled, session, qbo):
 @pytest.fixture(params=["sqlite", "postgresql"])
 def committed_database(request, tmp_path):
     """A real database (real commits, many connections), not the per-test rollback one."""
-    schema = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'concurrency.db'}"
-    else:
-        url, schema = create_postgres_schema()
-    database = Database(url)
-    with database.engine.connect() as connection:
-        upgrade(connection=connection)
-        connection.commit()
-    yield url, database
-    database.dispose()
-    if schema:
-        drop_postgres_schema(schema)
+    with fresh_database(request.param, tmp_path) as fresh:
+        yield fresh.url, fresh.database
 
 
 def test_two_concurrent_refreshes_leave_one_working_token(committed_database, redis_url, tmp_path, qbo, fusebill_staging, fusebill_production):

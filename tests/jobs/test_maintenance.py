@@ -13,20 +13,14 @@ from jobs import context as job_context
 from jobs.maintenance import PENDING_KEY, check_connections, schedule_next
 from portal import create_app
 from portal.clients import qbo as qbo_client
-from portal.db import Database
-from portal.migrate import upgrade
 from portal.models import Account, AuditEvent, Environment, QboConnection, utcnow
-from tests.portal_fixtures import make_settings
+from tests.portal_fixtures import fresh_database, make_settings
 
 
 @pytest.fixture
 def world(tmp_path, redis_url):
-    url = f"sqlite:///{tmp_path / 'jobs.db'}"
-    database = Database(url)
-    with database.engine.connect() as connection:
-        upgrade(connection=connection)
-        connection.commit()
-    with running_emulator() as qbo:
+    with fresh_database("sqlite", tmp_path) as fresh, running_emulator() as qbo:
+        url, database = fresh.url, fresh.database
         settings = make_settings(url, redis_url, tmp_path / "instance", qbo_emulator_url=qbo.url)
         app = create_app(settings, database=database)
         job_context.use_app(app)
@@ -34,7 +28,6 @@ def world(tmp_path, redis_url):
         redis.flushdb()
         yield app, database, qbo, redis
         job_context.use_app(None)
-    database.dispose()
 
 
 def _connection(app, database, qbo, name, refresh_expires_in_days):

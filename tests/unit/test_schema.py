@@ -6,24 +6,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.exc import IntegrityError
 
-from portal.db import Database
 from portal.migrate import downgrade, upgrade
 from portal.models import Base, EnablementRequest, User
-from tests.portal_fixtures import create_postgres_schema, drop_postgres_schema
+from tests.portal_fixtures import fresh_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_database(request, tmp_path):
-    schema = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'schema.db'}"
-    else:
-        url, schema = create_postgres_schema()
-    database = Database(url)
-    yield database
-    database.dispose()
-    if schema:
-        drop_postgres_schema(schema)
+    with fresh_database(request.param, tmp_path, migrate=False) as fresh:
+        yield fresh.database
 
 
 def test_migrations_match_the_models_and_round_trip(empty_database):
