@@ -101,6 +101,15 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     register_error_handlers(app)
     register_template_helpers(app)
 
+    @app.after_request
+    def security_headers(response):  # type: ignore[no-untyped-def]
+        # No page of the portal may be framed (its one-click forms would be clickjackable).
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
     @app.get("/")
     def home():  # type: ignore[no-untyped-def]
         if current_user.is_support:

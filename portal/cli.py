@@ -82,11 +82,10 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("rotate-keys")
     def rotate_keys_command() -> None:
         """Re-encrypt every stored secret with the first key of ENCRYPTION_KEYS."""
-        from portal.extensions import vault
+        from portal.extensions import service_context
         from portal.services.secrets import rotate_all
 
-        with database().session_scope() as session:
-            count = rotate_all(session, vault())
+        count = rotate_all(service_context())
         click.echo(f"re-encrypted {count} stored secrets with the primary key")
 
     @app.cli.command("generate-key")

@@ -66,7 +66,9 @@ def service_context():  # type: ignore[no-untyped-def]
     """What the integration services need, for the current app."""
     from portal.services.context import ServiceContext
 
-    return ServiceContext(settings=settings(), database=database(), vault=vault(), redis=redis_client())
+    from flask import has_request_context
+
+    return ServiceContext(settings=settings(), database=database(), vault=vault(), redis=redis_client(), interactive=has_request_context())
 
 
 def redis_client():  # type: ignore[no-untyped-def]

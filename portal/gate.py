@@ -19,6 +19,7 @@ PUBLIC_ENDPOINTS = frozenset({"auth.sign_in", "static", "health"})
 SUPPORT_BLUEPRINTS = frozenset({"support"})
 ADMIN_BLUEPRINTS = frozenset({"setup", "landing"})
 GATED_BLUEPRINTS = frozenset({"setup"})
+NO_QUERY_IN_NEXT = frozenset({"setup.connect_callback"})
 
 
 def register_gate(app: Flask) -> None:
@@ -31,7 +32,10 @@ def register_gate(app: Flask) -> None:
             return None
         if not current_user.is_authenticated:
             if request.method == "GET":
-                return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
+                # The OAuth callback's query carries a one-time code: never copy it into `next`
+                # (it would land in access logs); after sign-in the admin starts the connection again.
+                target = request.path if endpoint in NO_QUERY_IN_NEXT else request.full_path.rstrip("?")
+                return redirect(url_for("auth.sign_in", next=target))
             abort(401)
         blueprint = request.blueprint
         if blueprint in SUPPORT_BLUEPRINTS and not current_user.is_support:

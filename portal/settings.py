@@ -204,6 +204,8 @@ def _parse(values: Mapping[str, str]) -> Settings:
     client_secret = text("INTUIT_CLIENT_SECRET")
     if bool(client_id) != bool(client_secret):
         problems.append("INTUIT_CLIENT_ID and INTUIT_CLIENT_SECRET must be set together")
+    elif env == "production" and not client_id:
+        problems.append("INTUIT_CLIENT_ID and INTUIT_CLIENT_SECRET are required in production (without them Connect QuickBooks would use the local emulator)")
 
     log_level = (text("LOG_LEVEL", "INFO") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_login import current_user
 
 ENVIRONMENT_INFO = {
@@ -55,4 +55,4 @@ def register_template_helpers(app: Flask) -> None:
         if current_user.is_authenticated and current_user.is_admin and current_user.account is not None:
             if current_user.account.integration_enabled:
                 info = ENVIRONMENT_INFO[current_user.account.active_environment]
-        return {"environment_info": info}
+        return {"environment_info": info, "warning_days": current_app.extensions["portal.settings"].refresh_token_warning_days}

@@ -1,7 +1,7 @@
 """Sign-in and sign-out."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
@@ -14,12 +14,19 @@ blueprint = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only follow same-site relative paths after sign-in (no open redirect)."""
+    """Only follow plain same-site paths after sign-in (no open redirect).
+
+    Judged on the decoded text too, so `/%2F%2Fhost`, `/\\host` and control characters never pass.
+    """
     if not target:
         return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
+    decoded = unquote(target)
+    for text in (target, decoded):
+        parts = urlsplit(text)
+        if parts.scheme or parts.netloc or not text.startswith("/") or text[1:2] in ("/", "\\"):
+            return None
+        if "\\" in text or any(ord(ch) < 32 for ch in text):
+            return None
     return target
 
 

@@ -348,13 +348,29 @@ class QboApi:
         return self._account(self._call("POST", "account", body=body, request_id=request_id)["Account"])
 
     def find_account_by_name(self, name: str) -> QboAccount | None:
-        rows = self.query(f"SELECT * FROM Account WHERE Name = '{_quote(name)}'").get("QueryResponse", {}).get("Account", [])
+        """Active or not (name lists return only active rows unless asked)."""
+        rows = self.query(f"SELECT * FROM Account WHERE Name = '{_quote(name)}' AND Active IN (true, false)").get("QueryResponse", {}).get("Account", [])
         return self._account(rows[0]) if rows else None
+
+    def reactivate_account(self, account_id: str, request_id: str) -> QboAccount:
+        current = self._call("GET", f"account/{account_id}")["Account"]
+        body = json.dumps({"Id": account_id, "SyncToken": current["SyncToken"], "Name": current["Name"].removesuffix(" (deleted)"), "sparse": True, "Active": True})
+        return self._account(self._call("POST", "account", body=body, request_id=request_id)["Account"])
 
     # ------------------------------------------------------------ items
     def find_item_by_name(self, name: str) -> dict[str, Any] | None:
-        rows = self.query(f"SELECT * FROM Item WHERE Name = '{_quote(name)}'").get("QueryResponse", {}).get("Item", [])
+        """Active or not (name lists return only active rows unless asked)."""
+        rows = self.query(f"SELECT * FROM Item WHERE Name = '{_quote(name)}' AND Active IN (true, false)").get("QueryResponse", {}).get("Item", [])
         return rows[0] if rows else None
+
+    def get_item(self, item_id: str) -> dict[str, Any] | None:
+        """The item with this id, or None when QBO no longer has it (610)."""
+        try:
+            return self._call("GET", f"item/{item_id}")["Item"]
+        except PermanentError as error:
+            if error.code == "610":
+                return None
+            raise
 
     def create_service_item(self, name: str, income_account_id: str, description: str, request_id: str) -> dict[str, Any]:
         body = json.dumps({

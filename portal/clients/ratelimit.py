@@ -12,6 +12,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from redis.exceptions import RedisError
+
 from portal.clients import RetryableError
 
 # Checks every window, and only when all have room records the call in all of them (atomic).
@@ -52,14 +54,16 @@ QBO_BATCH_WINDOWS = (Window(60.0, 38),)
 
 
 class RateLimiter:
-    def __init__(self, redis: Any, prefix: str = "fbqbo:rate", sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, redis: Any, prefix: str = "fbqbo:rate", sleep: Callable[[float], None] = time.sleep, max_wait: float = 60.0) -> None:
         self._redis = redis
+        self._max_wait = max_wait
         self._prefix = prefix
         self._script = redis.register_script(_SCRIPT)
         self._sleep = sleep
 
-    def acquire(self, name: str, windows: tuple[Window, ...], max_wait: float = 60.0) -> float:
+    def acquire(self, name: str, windows: tuple[Window, ...], max_wait: float | None = None) -> float:
         """Block until a call is allowed under every window; returns the seconds waited."""
+        max_wait = self._max_wait if max_wait is None else max_wait
         keys = [f"{self._prefix}:{name}:{window.seconds:g}s" for window in windows]
         args: list[Any] = []
         for window in windows:
@@ -67,7 +71,10 @@ class RateLimiter:
         args.append(uuid.uuid4().hex)
         waited = 0.0
         while True:
-            wait = float(self._script(keys=keys, args=args))
+            try:
+                wait = float(self._script(keys=keys, args=args))
+            except RedisError as error:
+                raise RetryableError("The rate limiter (Redis) is unavailable; try again shortly.", detail=str(error)[:200]) from error
             if wait <= 0:
                 return waited
             if waited + wait > max_wait:

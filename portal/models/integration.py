@@ -60,7 +60,8 @@ class Environment(Base):
     fusebill_api_key_hint: Mapped[str | None] = mapped_column(String(16), nullable=True)  # last 4 characters
     fusebill_key_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
-    display_name_parts: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["company_name", "first_name", "last_name"])
+    # The contract's default data map: company name, else first + last name (plus the Fusebill id).
+    display_name_parts: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["company_name"])
     update_display_names: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     new_customers: Mapped[str] = mapped_column(String(16), default=NEW_CUSTOMERS_CREATE, server_default=NEW_CUSTOMERS_CREATE)
     sync_start_date: Mapped[date | None] = mapped_column(Date, nullable=True)
@@ -96,6 +97,8 @@ class QboConnection(Base):
     multicurrency: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     tax_setup: Mapped[str] = mapped_column(String(16), default=TAX_NONE, server_default=TAX_NONE)
     auto_apply_credit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # Some companies' Preferences leave the key out; then we cannot tell, and say so.
+    auto_apply_credit_reported: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     company_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     company_check_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
 

@@ -128,7 +128,12 @@ def sync_blockers(session: Session, account: Account, warning_days: int = 14) ->
 
 
 def ensure_sync_can_start(session: Session, account: Account, warning_days: int = 14) -> None:
-    """The guard the sync calls before queuing anything: refuses with every reason at once."""
+    """The guard the sync calls before queuing anything: refuses with every reason at once.
+
+    It judges the stored set-up. Before each run the sync must also re-read what can change in
+    QuickBooks behind our back: `qbo_connection.recheck_company` (Automatically apply credits) and
+    `ledgers.prepare_items` (the items exist, are active and post to the chosen ledgers).
+    """
     from portal.services import NotAllowed
 
     reasons = sync_blockers(session, account, warning_days)

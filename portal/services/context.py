@@ -15,3 +15,10 @@ class ServiceContext:
     database: Database
     vault: Vault
     redis: Any  # redis.Redis
+    # A person is waiting (a web request): wait for rate-limit room or another worker's refresh only
+    # briefly, then say "try again" rather than hold the page for a minute.
+    interactive: bool = False
+
+    @property
+    def max_wait_seconds(self) -> float:
+        return 10.0 if self.interactive else 90.0

@@ -1,6 +1,7 @@
 """The two environments of an account: which one is active, its Fusebill key, its sync settings."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -19,8 +20,11 @@ from portal.services import NotAllowed, ServiceError
 from portal.services import audit
 from portal.services.context import ServiceContext
 from portal.services.enablement import ensure_integration_enabled
+from portal.services.transactions import before_remote_call
 
 OVERRIDE_REASON_MIN = 10
+# Fusebill shows the key as a base64 Basic credential (fusebill-api.md §1.2): letters, digits, + / = - _.
+API_KEY_PATTERN = re.compile(r"[A-Za-z0-9+/=_\-]+")
 FUSEBILL_KEY_MAX = 512
 
 
@@ -68,9 +72,10 @@ def save_fusebill_key(session: Session, ctx: ServiceContext, environment: Enviro
     api_key = (api_key or "").strip()
     if not api_key:
         raise ServiceError("Paste the API key from Fusebill (Settings → Integrations → API Key).", field="api_key")
-    if len(api_key) > FUSEBILL_KEY_MAX or any(ch.isspace() for ch in api_key):
+    if len(api_key) > FUSEBILL_KEY_MAX or not API_KEY_PATTERN.fullmatch(api_key):
         raise ServiceError("That does not look like a Fusebill API key: it should be one line of letters, digits and = + / characters.", field="api_key")
     url = ctx.settings.fusebill_url(environment.kind)
+    before_remote_call(session)
     try:
         # One attempt: someone is waiting at the form, and a retry would only delay the message.
         FusebillClient(url, api_key, timeout=ctx.settings.http_timeout_seconds, max_attempts=1).check_key()

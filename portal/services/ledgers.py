@@ -7,6 +7,7 @@ active accounts, recommended types first, and warns — never forbids — on an 
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -21,6 +22,8 @@ from portal.services import audit
 from portal.services.context import ServiceContext
 from portal.services.enablement import ensure_integration_enabled
 from portal.services.qbo_tokens import call_qbo
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -166,7 +169,7 @@ def build_pickers(spec_accounts: list[QboAccount], chosen: dict[str, LedgerChoic
 
 
 def load_pickers(session: Session, ctx: ServiceContext, environment: Environment, connection: QboConnection) -> list[LedgerPicker]:
-    accounts = call_qbo(ctx, connection.id, lambda api: api.active_accounts())
+    accounts = call_qbo(ctx, connection.id, lambda api: api.active_accounts(), session=session)
     return build_pickers(accounts, choices_for(session, environment, connection.realm_id), ledgers_for(connection.tax_setup))
 
 
@@ -178,12 +181,41 @@ class SaveOutcome:
     items_updated: list[str]
 
 
+@dataclass(frozen=True)
+class PlannedLedger:
+    """An account chosen for a ledger, not yet stored."""
+
+    account_id: str
+    name: str
+    account_type: str
+    account_subtype: str
+
+    @classmethod
+    def of(cls, account: QboAccount) -> "PlannedLedger":
+        return cls(account.id, account.fully_qualified_name[:255], account.account_type, account.account_subtype)
+
+    @classmethod
+    def stored(cls, row: LedgerChoice) -> "PlannedLedger":
+        return cls(row.qbo_account_id, row.qbo_account_name, row.qbo_account_type, row.qbo_account_subtype)
+
+
+class LedgerErrors(ServiceError):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(" ".join(errors.values()) or "Some ledgers need attention.")
+        self.errors = errors
+
+
 def save_choices(
     session: Session, ctx: ServiceContext, environment: Environment, connection: QboConnection, selected: dict[str, str], actor: User
 ) -> SaveOutcome:
-    """Save the chosen account per ledger (checked live against QBO), then make the items follow them."""
+    """Save the chosen account per ledger (checked live against QBO), and make the items follow them.
+
+    All QuickBooks work happens before anything is written here, and a refused item undoes the item
+    changes already made: either QuickBooks and the portal both take the new ledgers, or neither does.
+    (It also means no write lock of this request is held while a token refresh needs to commit.)
+    """
     ensure_integration_enabled(environment.account)
-    accounts = {account.id: account for account in call_qbo(ctx, connection.id, lambda api: api.active_accounts())}
+    accounts = {account.id: account for account in call_qbo(ctx, connection.id, lambda api: api.active_accounts(), session=session)}
     errors: dict[str, str] = {}
     for key in required_ledgers(connection.tax_setup):
         if not selected.get(key):
@@ -196,48 +228,42 @@ def save_choices(
     if errors:
         raise LedgerErrors(errors)
 
+    specs = ledgers_for(connection.tax_setup)
+    planned = {spec.key: PlannedLedger.of(accounts[selected[spec.key]]) for spec in specs if selected.get(spec.key)}
+    warnings = {key: warning for key in planned if (warning := unusual_type_warning(LEDGERS_BY_KEY[key], accounts[planned[key].account_id]))}
+    prepared = prepare_items(session, ctx, environment, connection, planned)
+
     existing = choices_for(session, environment, connection.realm_id)
-    warnings: dict[str, str] = {}
     changes: dict[str, dict[str, str | None]] = {}
-    now = utcnow()
-    for spec in ledgers_for(connection.tax_setup):
-        account_id = selected.get(spec.key) or ""
-        row = existing.get(spec.key)
-        if not account_id:
+    for spec in specs:
+        row, choice = existing.get(spec.key), planned.get(spec.key)
+        if choice is None:
             if row is not None:  # only the optional ledger may be emptied
                 changes[spec.key] = {"from": row.qbo_account_name, "to": None}
                 session.delete(row)
             continue
-        account = accounts[account_id]
-        warning = unusual_type_warning(spec, account)
-        if warning:
-            warnings[spec.key] = warning
-        if row is None:
-            row = LedgerChoice(environment_id=environment.id, realm_id=connection.realm_id, ledger=spec.key)
-            session.add(row)
-        elif row.qbo_account_id == account.id:
-            continue
-        changes[spec.key] = {"from": row.qbo_account_name if row.qbo_account_id else None, "to": account.name}
-        row.qbo_account_id = account.id
-        row.qbo_account_name = account.fully_qualified_name[:255]
-        row.qbo_account_type = account.account_type
-        row.qbo_account_subtype = account.account_subtype
-        row.chosen_at = now
-        row.chosen_by_id = actor.id
-    session.flush()
+        if row is None or row.qbo_account_id != choice.account_id:
+            changes[spec.key] = {"from": row.qbo_account_name if row is not None else None, "to": choice.name}
+            _store_choice(session, environment, connection, spec.key, choice, actor, row)
+    _store_items(session, environment, connection, prepared)
     audit.record(
         session, "ledgers.chosen", f"{actor.email} saved the ledgers of the {environment.kind} environment" + (f": {', '.join(LEDGERS_BY_KEY[k].label for k in changes)}" if changes else " (no change)"),
         actor=actor, account_id=environment.account_id, environment=environment.kind,
         details={"realm_id": connection.realm_id, "changes": changes, "warnings": warnings},
     )
-    created, updated = ensure_items(session, ctx, environment, connection)
-    return SaveOutcome(warnings, created, updated)
+    return SaveOutcome(warnings, prepared.created, prepared.updated)
 
 
-class LedgerErrors(ServiceError):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__(" ".join(errors.values()) or "Some ledgers need attention.")
-        self.errors = errors
+def _store_choice(session: Session, environment: Environment, connection: QboConnection, key: str, choice: PlannedLedger, actor: User, row: LedgerChoice | None) -> None:
+    if row is None:
+        row = LedgerChoice(environment_id=environment.id, realm_id=connection.realm_id, ledger=key)
+        session.add(row)
+    row.qbo_account_id = choice.account_id
+    row.qbo_account_name = choice.name
+    row.qbo_account_type = choice.account_type
+    row.qbo_account_subtype = choice.account_subtype
+    row.chosen_at = utcnow()
+    row.chosen_by_id = actor.id
 
 
 # ------------------------------------------------------------------ items
@@ -246,99 +272,146 @@ def _request_id(*parts: str) -> str:
     return "fbqbo-" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:40]
 
 
-def ensure_items(session: Session, ctx: ServiceContext, environment: Environment, connection: QboConnection) -> tuple[list[str], list[str]]:
-    """Find or create each item the mapping needs, pointing at its chosen ledger; update on a change."""
-    chosen = choices_for(session, environment, connection.realm_id)
+@dataclass
+class PreparedItems:
+    items: dict[str, dict] = field(default_factory=dict)  # item key -> the QBO item as it now is
+    accounts: dict[str, str] = field(default_factory=dict)  # item key -> income account id
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+
+
+def prepare_items(session: Session, ctx: ServiceContext, environment: Environment, connection: QboConnection, planned: dict[str, PlannedLedger]) -> PreparedItems:
+    """Make each item the mapping needs exist, be active and post to its planned ledger (QBO only).
+
+    An item QuickBooks refuses raises LedgerErrors on the ledger at fault, after undoing the changes
+    this call already made to other items. Nothing is written to the database here.
+    """
     managed = {row.item_key: row for row in session.scalars(
         select(ManagedItem).where(ManagedItem.environment_id == environment.id, ManagedItem.realm_id == connection.realm_id))}
-    created: list[str] = []
-    updated: list[str] = []
 
-    def work(api: QboApi) -> None:
+    def work(api: QboApi) -> PreparedItems:
+        result = PreparedItems()  # fresh on every attempt (call_qbo retries after a 401)
+        undo: list[tuple[str, dict]] = []  # (item id, fields to restore)
         for item in items_needed(connection.tax_setup):
-            ledger_key = item.ledger if item.ledger in chosen else item.fallback_ledger
-            ledger = chosen.get(ledger_key) if ledger_key else None
+            ledger_key = item.ledger if item.ledger in planned else item.fallback_ledger
+            ledger = planned.get(ledger_key) if ledger_key else None
             if ledger is None:
                 continue
             try:
-                found = _prepare_item(api, connection, item, ledger, created, updated)
+                found = _prepare_item(api, connection, item, ledger, managed.get(item.key), result, undo)
             except PermanentError as error:
+                _undo(api, connection, undo)
                 reason = (error.detail or error.message).removeprefix("Business Validation Error: ")
-                raise LedgerErrors({ledger_key: f"QuickBooks refused to use “{ledger.qbo_account_name}” for the “{item.name}” item ({reason}). Choose another account."}) from error
-            row = managed.get(item.key)
-            if row is None:
-                row = ManagedItem(environment_id=environment.id, realm_id=connection.realm_id, item_key=item.key)
-                session.add(row)
-                managed[item.key] = row
-            row.qbo_item_id = str(found["Id"])
-            row.qbo_item_name = item.name
-            row.income_account_id = ledger.qbo_account_id
-            row.sync_token = str(found.get("SyncToken", "0"))
-            row.updated_at = utcnow()
+                raise LedgerErrors({ledger_key: f"QuickBooks refused to use “{ledger.name}” for the “{item.name}” item ({reason}). Nothing was changed; choose another account."}) from error
+            result.items[item.key] = found
+            result.accounts[item.key] = ledger.account_id
+        return result
 
     try:
-        call_qbo(ctx, connection.id, work)
+        return call_qbo(ctx, connection.id, work, session=session)
+    except LedgerErrors:
+        raise
     except ExternalError as error:
         raise ServiceError(f"The QuickBooks items could not be prepared, so nothing was saved: {error.message}") from error
-    if created or updated:
-        audit.record(
-            session, "qbo.items_prepared", f"QuickBooks items {'created' if created else 'updated'}: {', '.join(created + updated)}",
-            actor=None, account_id=environment.account_id, environment=environment.kind,
-            details={"created": created, "updated": updated, "realm_id": connection.realm_id},
-        )
-    return created, updated
 
 
-def _prepare_item(api: QboApi, connection: QboConnection, item: ItemSpec, ledger: LedgerChoice, created: list[str], updated: list[str]) -> dict:
-    found = api.find_item_by_name(item.name)
+def _prepare_item(api: QboApi, connection: QboConnection, item: ItemSpec, ledger: PlannedLedger, row: ManagedItem | None,
+                  result: PreparedItems, undo: list[tuple[str, dict]]) -> dict:
+    # The item we made before, by id (it may have been renamed or made inactive in QuickBooks since).
+    found = api.get_item(row.qbo_item_id) if row is not None else None
+    if found is None:
+        found = api.find_item_by_name(item.name)
     if found is not None and found.get("Type") not in ("Service", "NonInventory"):
         raise PermanentError(f"QuickBooks already has an item named “{item.name}” of type {found.get('Type')}; rename that item in QuickBooks")
     if found is None:
-        created.append(item.name)
-        return api.create_service_item(item.name, ledger.qbo_account_id, item.description,
-                                       _request_id(connection.realm_id, "item", item.key, ledger.qbo_account_id))
-    if (found.get("IncomeAccountRef") or {}).get("value") != ledger.qbo_account_id or not found.get("Active", True):
-        updated.append(item.name)
-        return api.update_item(str(found["Id"]), str(found["SyncToken"]), {"IncomeAccountRef": {"value": ledger.qbo_account_id}, "Active": True},
-                               _request_id(connection.realm_id, "item-update", item.key, str(found["Id"]), str(found["SyncToken"]), ledger.qbo_account_id))
-    return found
+        made = api.create_service_item(item.name, ledger.account_id, item.description,
+                                       _request_id(connection.realm_id, "item", item.key, ledger.account_id, row.qbo_item_id if row else "-"))
+        result.created.append(item.name)
+        # A replayed create answers with the item as it was made then: read it as it is now.
+        found = api.get_item(str(made["Id"])) or made
+        if found.get("Active", True) and (found.get("IncomeAccountRef") or {}).get("value") == ledger.account_id:
+            return found
+    current_account = (found.get("IncomeAccountRef") or {}).get("value")
+    if current_account == ledger.account_id and found.get("Active", True):
+        return found
+    updated = api.update_item(str(found["Id"]), str(found["SyncToken"]), {"IncomeAccountRef": {"value": ledger.account_id}, "Active": True},
+                              _request_id(connection.realm_id, "item-update", item.key, str(found["Id"]), str(found["SyncToken"]), ledger.account_id))
+    undo.append((str(found["Id"]), {"IncomeAccountRef": {"value": current_account}, "Active": bool(found.get("Active", True))}))
+    if item.name not in result.created:
+        result.updated.append(item.name)
+    return updated
+
+
+def _undo(api: QboApi, connection: QboConnection, undo: list[tuple[str, dict]]) -> None:
+    """Put back the items this save already changed (best effort; each failure is logged)."""
+    for item_id, fields in reversed(undo):
+        try:
+            current = api.get_item(item_id)
+            if current is not None:
+                api.update_item(item_id, str(current["SyncToken"]), fields,
+                                _request_id(connection.realm_id, "item-undo", item_id, str(current["SyncToken"])))
+        except ExternalError as error:
+            log.warning("could not restore QBO item %s after a refused ledger save: %s", item_id, error.message)
+
+
+def _store_items(session: Session, environment: Environment, connection: QboConnection, prepared: PreparedItems) -> None:
+    managed = {row.item_key: row for row in session.scalars(
+        select(ManagedItem).where(ManagedItem.environment_id == environment.id, ManagedItem.realm_id == connection.realm_id))}
+    for key, found in prepared.items.items():
+        row = managed.get(key)
+        if row is None:
+            row = ManagedItem(environment_id=environment.id, realm_id=connection.realm_id, item_key=key)
+            session.add(row)
+        row.qbo_item_id = str(found["Id"])
+        row.qbo_item_name = str(found.get("Name", ""))[:100]
+        row.income_account_id = prepared.accounts[key]
+        row.sync_token = str(found.get("SyncToken", "0"))
+        row.updated_at = utcnow()
+    if prepared.created or prepared.updated:
+        audit.record(
+            session, "qbo.items_prepared", f"QuickBooks items created: {', '.join(prepared.created) or 'none'}; updated: {', '.join(prepared.updated) or 'none'}",
+            actor=None, account_id=environment.account_id, environment=environment.kind,
+            details={"created": prepared.created, "updated": prepared.updated, "realm_id": connection.realm_id},
+        )
 
 
 # ------------------------------------------------------------------ "Create this account for me"
-def create_ledger_account(session: Session, ctx: ServiceContext, environment: Environment, connection: QboConnection, ledger: str, actor: User) -> QboAccount:
-    """Create the recommended account for a ledger in QBO (or reuse one with that name) and choose it."""
+@dataclass(frozen=True)
+class CreatedAccount:
+    account: QboAccount
+    warning: str
+
+
+def create_ledger_account(session: Session, ctx: ServiceContext, environment: Environment, connection: QboConnection, ledger: str, actor: User) -> CreatedAccount:
+    """Create the recommended account for a ledger in QBO (or reuse or reactivate ours) and choose it."""
     ensure_integration_enabled(environment.account)
-    spec = LEDGERS_BY_KEY.get(ledger)
+    spec = next((s for s in ledgers_for(connection.tax_setup) if s.key == ledger), None)
     if spec is None:
         raise ServiceError("Unknown ledger.")
 
     def work(api: QboApi) -> QboAccount:
-        existing = api.find_account_by_name(spec.create_name)
-        if existing is not None:
-            return existing
-        return api.create_account(spec.create_name, spec.create_type, spec.create_subtype, _request_id(connection.realm_id, "account", spec.key))
+        account = api.find_account_by_name(spec.create_name)
+        if account is None:
+            created = api.create_account(spec.create_name, spec.create_type, spec.create_subtype, _request_id(connection.realm_id, "account", spec.key))
+            # A replayed create answers with the account as it was then: read it as it is now.
+            account = api.account(created.id)
+        if not account.active:  # ours, made inactive in QuickBooks since (or a replayed create): bring it back
+            account = api.reactivate_account(account.id, _request_id(connection.realm_id, "account-reactivate", account.id, utcnow().isoformat()))
+        return account
 
     try:
-        account = call_qbo(ctx, connection.id, work)
+        account = call_qbo(ctx, connection.id, work, session=session)
     except ExternalError as error:
         raise ServiceError(f"QuickBooks did not create the account: {error.message}") from error
-    if not account.active:
-        raise ServiceError(f"An inactive account named “{account.name}” already exists in QuickBooks. Make it active there, or choose another account.")
+    planned = {key: PlannedLedger.stored(row) for key, row in choices_for(session, environment, connection.realm_id).items()}
+    planned[spec.key] = PlannedLedger.of(account)
+    prepared = prepare_items(session, ctx, environment, connection, planned)
     row = choices_for(session, environment, connection.realm_id).get(spec.key)
-    if row is None:
-        row = LedgerChoice(environment_id=environment.id, realm_id=connection.realm_id, ledger=spec.key)
-        session.add(row)
-    row.qbo_account_id = account.id
-    row.qbo_account_name = account.fully_qualified_name[:255]
-    row.qbo_account_type = account.account_type
-    row.qbo_account_subtype = account.account_subtype
-    row.chosen_at = utcnow()
-    row.chosen_by_id = actor.id
+    _store_choice(session, environment, connection, spec.key, planned[spec.key], actor, row)
+    _store_items(session, environment, connection, prepared)
     audit.record(
-        session, "qbo.account_created", f"{actor.email} had “{account.name}” ({account.account_type}) created in QuickBooks for {spec.label}",
+        session, "qbo.account_created", f"{actor.email} had “{account.name}” ({account.account_type}) made ready in QuickBooks for {spec.label}",
         actor=actor, account_id=environment.account_id, environment=environment.kind,
         details={"realm_id": connection.realm_id, "ledger": spec.key, "qbo_account_id": account.id},
     )
-    session.flush()
-    ensure_items(session, ctx, environment, connection)
-    return account
+    return CreatedAccount(account, unusual_type_warning(spec, account))

@@ -20,6 +20,7 @@ from portal.services.context import ServiceContext
 from portal.services.enablement import ensure_integration_enabled
 from portal.services.environments import live_connection
 from portal.services.qbo_tokens import call_qbo, store_tokens
+from portal.services.transactions import before_remote_call
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,19 @@ def complete_connect(
     if len(realm_id) > MAX_ID_LENGTH or not realm_id.isdigit():
         raise ConnectError("The answer from QuickBooks was not understood", "The company id sent back is not valid. Nothing was changed.")
 
+    elsewhere = session.scalar(
+        select(QboConnection).where(QboConnection.realm_id == realm_id, QboConnection.disconnected_at.is_(None),
+                                    QboConnection.environment_id != environment.id)
+    )
+    if elsewhere is not None:
+        other = session.get(Environment, elsewhere.environment_id)
+        where = f"this account's {other.kind} environment" if other.account_id == environment.account_id else "another Fusebill account"
+        # The items and the records synced into a company belong to one environment; two syncing into
+        # the same company would re-point each other's items and double-post records.
+        raise ConnectError(
+            "This company is already connected elsewhere",
+            f"{elsewhere.company_name} is connected to {where}. A QuickBooks company can be connected to one environment only. Nothing was changed.",
+        )
     current = live_connection(session, environment)
     if current is not None and current.realm_id != realm_id:
         raise ConnectError(
@@ -114,13 +128,16 @@ def complete_connect(
             f"The {environment.kind} environment is connected to {current.company_name}. Disconnect it first if you want to sync into a different company. Nothing was changed.",
         )
     app = qbo_client.intuit_app(ctx.settings, environment.kind)
+    current_id = current.id if current is not None else None
+    before_remote_call(session)
     now = utcnow()
     try:
         tokens = qbo_client.exchange_code(app, code, realm_id, now=now)
-        setup = qbo_client.QboApi(app, realm_id, tokens.access_token, limiter=RateLimiter(ctx.redis)).company_setup()
+        setup = qbo_client.QboApi(app, realm_id, tokens.access_token, limiter=RateLimiter(ctx.redis, max_wait=ctx.max_wait_seconds)).company_setup()
     except ExternalError as failure:
         raise ConnectError("Connecting to QuickBooks failed", f"{failure.message} Nothing was changed; start again.") from failure
 
+    current = session.get(QboConnection, current_id, populate_existing=True) if current_id is not None else None
     reconnected = current is not None
     previous = None
     if current is None:
@@ -159,26 +176,30 @@ def _apply_setup(connection: QboConnection, setup: qbo_client.CompanySetup, now)
     connection.multicurrency = setup.multicurrency
     connection.tax_setup = setup.tax_setup
     connection.auto_apply_credit = setup.auto_apply_credit
+    connection.auto_apply_credit_reported = setup.auto_apply_credit_reported
     connection.company_checked_at = now
     connection.company_check_error = None
 
 
-def recheck_company(session: Session, ctx: ServiceContext, connection: QboConnection) -> None:
+def recheck_company(session: Session, ctx: ServiceContext, connection_id: int) -> QboConnection:
     """Read the company's set-up again (Automatically apply credits can be switched on at any time).
 
     A failure to re-check is recorded and shown; the last known set-up is kept.
     """
     now = utcnow()
+    setup = failure = None
     try:
-        setup = call_qbo(ctx, connection.id, lambda api: api.company_setup())
+        setup = call_qbo(ctx, connection_id, lambda api: api.company_setup(), session=session)
     except ServiceError as error:  # reconnect needed: shown by the token health
-        connection.company_check_error = error.message[:500]
-        return
+        failure = error.message
     except ExternalError as error:
-        connection.company_check_error = f"Could not re-check the company set-up: {error.message}"[:500]
-        return
+        failure = f"Could not re-check the company set-up: {error.message}"
+    # Read the row again: a token refresh during the call may have committed a newer one.
+    connection = session.get(QboConnection, connection_id, populate_existing=True)
+    if setup is None:
+        connection.company_check_error = (failure or "")[:500]
+        return connection
     was_on = connection.auto_apply_credit
-    session.refresh(connection)  # the token refresh above may have committed a newer row
     _apply_setup(connection, setup, now)
     if setup.auto_apply_credit and not was_on:
         environment = session.get(Environment, connection.environment_id)
@@ -186,6 +207,7 @@ def recheck_company(session: Session, ctx: ServiceContext, connection: QboConnec
             session, "qbo.auto_apply_credits_on", f"“Automatically apply credits” is on in {connection.company_name}: syncing invoices, credits and payments is blocked",
             actor=None, account_id=environment.account_id, environment=environment.kind, details={"realm_id": connection.realm_id},
         )
+    return connection
 
 
 def set_relink(session: Session, connection: QboConnection, relink: bool, actor: User) -> None:
@@ -206,21 +228,28 @@ class DisconnectOutcome:
 
 
 def disconnect(session: Session, ctx: ServiceContext, environment: Environment, actor: User, typed_company_name: str) -> DisconnectOutcome:
-    """Revoke at Intuit, remove this environment's links, keep history and the audit trail."""
+    """Revoke at Intuit, remove this environment's links, keep history and the audit trail.
+
+    The caller holds the connection's token lock (qbo_tokens.refresh_lock) until it commits, so no
+    refresh can write tokens back into the row being disconnected.
+    """
     connection = live_connection(session, environment)
     if connection is None:
         raise ServiceError(f"The {environment.kind} environment is not connected to QuickBooks.")
     if (typed_company_name or "").strip().casefold() != connection.company_name.strip().casefold():
         raise ServiceError(f"Type the company name exactly as shown ({connection.company_name}) to confirm.", field="company_name")
     revoked, revoke_error = False, None
-    if connection.refresh_token_ciphertext:
+    refresh_token = ctx.vault.decrypt(connection.refresh_token_ciphertext) if connection.refresh_token_ciphertext else None
+    before_remote_call(session)
+    if refresh_token:
         try:
-            qbo_client.revoke(qbo_client.intuit_app(ctx.settings, environment.kind), ctx.vault.decrypt(connection.refresh_token_ciphertext))
+            qbo_client.revoke(qbo_client.intuit_app(ctx.settings, environment.kind), refresh_token)
             revoked = True
         except ExternalError as error:
             # The link is cut on our side regardless; the admin can also remove the app in QuickBooks.
             revoke_error = error.message
             log.warning("revoke failed for connection %s: %s", connection.id, error.detail or error.message)
+    connection = session.get(QboConnection, connection.id, populate_existing=True)
     links = session.scalar(select(func.count()).select_from(SyncLink).where(SyncLink.environment_id == environment.id)) or 0
     session.execute(delete(SyncLink).where(SyncLink.environment_id == environment.id))
     now = utcnow()

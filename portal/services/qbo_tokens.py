@@ -14,7 +14,10 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from redis.exceptions import LockError
+from contextlib import contextmanager
+from typing import Iterator
+
+from redis.exceptions import LockError, RedisError
 
 from portal.clients import AuthenticationError, ExternalError, RetryableError
 from portal.clients import qbo as qbo_client
@@ -23,12 +26,16 @@ from portal.models import Environment, QboConnection, utcnow
 from portal.services import ServiceError
 from portal.services import audit
 from portal.services.context import ServiceContext
+from portal.services.transactions import before_remote_call
 
 log = logging.getLogger(__name__)
 
 REFRESH_MARGIN = timedelta(minutes=5)  # refresh an access token this long before it expires
-LOCK_TTL_SECONDS = 60
-LOCK_WAIT_SECONDS = 90
+
+
+def lock_ttl_seconds(ctx: ServiceContext) -> int:
+    """Longer than the slowest refresh (discovery fetch + token call, each up to the HTTP timeout)."""
+    return int(max(60, 3 * ctx.settings.http_timeout_seconds + 10))
 
 
 class ReconnectRequired(ServiceError):
@@ -102,16 +109,30 @@ def valid_tokens(ctx: ServiceContext, connection_id: int, *, force_refresh: bool
             return _tokens(ctx, connection, kind)
         seen_version = connection.token_version if stale_version is None else stale_version
 
-    lock = ctx.redis.lock(_lock_name(connection_id), timeout=LOCK_TTL_SECONDS, blocking_timeout=LOCK_WAIT_SECONDS)
-    if not lock.acquire():
+    with refresh_lock(ctx, connection_id):
+        return _refresh_locked(ctx, connection_id, kind, seen_version, force_refresh)
+
+
+@contextmanager
+def refresh_lock(ctx: ServiceContext, connection_id: int) -> Iterator[None]:
+    """Hold the per-connection lock every writer of the connection's tokens takes (refresh, reconnect,
+    disconnect, key rotation), across processes."""
+    lock = ctx.redis.lock(_lock_name(connection_id), timeout=lock_ttl_seconds(ctx), blocking_timeout=ctx.max_wait_seconds)
+    try:
+        acquired = lock.acquire()
+    except RedisError as error:
+        raise RetryableError("The token lock (Redis) is unavailable; try again shortly.", detail=str(error)[:200]) from error
+    if not acquired:
         raise RetryableError("Another refresh of this QuickBooks connection is taking too long; try again shortly.")
     try:
-        return _refresh_locked(ctx, connection_id, kind, seen_version, force_refresh)
+        yield
     finally:
         try:
             lock.release()
         except LockError:
             log.warning("token refresh lock for connection %s expired before release", connection_id)
+        except RedisError as error:
+            log.warning("could not release the token lock for connection %s: %s", connection_id, error)
 
 
 def _refresh_locked(ctx: ServiceContext, connection_id: int, kind: str, seen_version: int, force_refresh: bool) -> Tokens:
@@ -159,7 +180,7 @@ def _refresh_locked(ctx: ServiceContext, connection_id: int, kind: str, seen_ver
 
 
 def _limiter(ctx: ServiceContext) -> RateLimiter:
-    return RateLimiter(ctx.redis)
+    return RateLimiter(ctx.redis, max_wait=ctx.max_wait_seconds)
 
 
 def qbo_api(ctx: ServiceContext, connection_id: int) -> qbo_client.QboApi:
@@ -170,8 +191,12 @@ def qbo_api(ctx: ServiceContext, connection_id: int) -> qbo_client.QboApi:
     return api
 
 
-def call_qbo(ctx: ServiceContext, connection_id: int, action):  # type: ignore[no-untyped-def]
-    """Run `action(api)`; on a 401, refresh once (unless someone else already did) and retry."""
+def call_qbo(ctx: ServiceContext, connection_id: int, action, session=None):  # type: ignore[no-untyped-def]
+    """Run `action(api)`; on a 401, refresh once (unless someone else already did) and retry.
+
+    Pass the caller's `session` so its read-only transaction is ended first (see transactions.py).
+    """
+    before_remote_call(session)
     api = qbo_api(ctx, connection_id)
     try:
         return action(api)

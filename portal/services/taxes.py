@@ -25,6 +25,7 @@ from portal.services.context import ServiceContext
 from portal.services.enablement import ensure_integration_enabled
 from portal.services.environments import fusebill_client
 from portal.services.qbo_tokens import call_qbo
+from portal.services.transactions import before_remote_call
 
 
 def tax_mapping_needed(connection: QboConnection | None) -> bool:
@@ -43,8 +44,8 @@ def unmapped(session: Session, environment: Environment, connection: QboConnecti
     return [row for row in mappings(session, environment, connection) if not row.qbo_tax_code_id]
 
 
-def qbo_tax_codes(ctx: ServiceContext, connection: QboConnection) -> list[QboTaxCode]:
-    return call_qbo(ctx, connection.id, lambda api: api.tax_codes())
+def qbo_tax_codes(ctx: ServiceContext, connection: QboConnection, session: Session | None = None) -> list[QboTaxCode]:
+    return call_qbo(ctx, connection.id, lambda api: api.tax_codes(), session=session)
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,10 @@ class DiscoverOutcome:
 
 def discover_rules(session: Session, ctx: ServiceContext, environment: Environment, connection: QboConnection, actor: User) -> DiscoverOutcome:
     ensure_integration_enabled(environment.account)
+    client, since = fusebill_client(ctx, environment), environment.sync_start_date
+    before_remote_call(session)
     try:
-        rules = fusebill_client(ctx, environment).discover_tax_rules(environment.sync_start_date)
+        rules = client.discover_tax_rules(since)
     except ExternalError as error:
         raise ServiceError(f"Could not read tax rules from Fusebill: {error.message}") from error
     existing = {row.fusebill_tax_key: row for row in mappings(session, environment, connection)}
@@ -90,6 +93,8 @@ def add_rule(session: Session, environment: Environment, connection: QboConnecti
             percentage = Decimal(rate.strip().rstrip("%").strip())
         except InvalidOperation as error:
             raise ServiceError("Give the rate as a number, like 13 or 9.975.", field="rate") from error
+        if not percentage.is_finite():
+            raise ServiceError("Give the rate as a number, like 13 or 9.975.", field="rate")
         if not (Decimal(0) <= percentage <= Decimal(100)) or percentage.as_tuple().exponent < -5:  # type: ignore[operator]
             raise ServiceError("The rate must be between 0 and 100, with at most 5 decimals.", field="rate")
     key = f"name:{name.casefold()}"[:64]
@@ -106,7 +111,7 @@ def add_rule(session: Session, environment: Environment, connection: QboConnecti
 def save_mapping(session: Session, ctx: ServiceContext, environment: Environment, connection: QboConnection, selected: dict[int, str], actor: User) -> int:
     """Map rules to tax codes (`selected`: mapping id → QBO tax code id, "" to unmap); returns how many changed."""
     ensure_integration_enabled(environment.account)
-    codes = {code.id: code for code in qbo_tax_codes(ctx, connection)}
+    codes = {code.id: code for code in qbo_tax_codes(ctx, connection, session)}
     rows = {row.id: row for row in mappings(session, environment, connection)}
     errors: dict[int, str] = {}
     for mapping_id, code_id in selected.items():

@@ -6,6 +6,7 @@ for the user (and, where it belongs to a field, the field's name).
 from __future__ import annotations
 
 import functools
+from contextlib import nullcontext
 
 from flask import Blueprint, flash, redirect, render_template, request, session as browser_session, url_for
 from flask_login import current_user
@@ -37,7 +38,7 @@ from portal.services.qbo_connection import (
     recheck_company,
     set_relink,
 )
-from portal.services.qbo_tokens import token_health, warn_if_expiring
+from portal.services.qbo_tokens import refresh_lock, token_health, warn_if_expiring
 from portal.services.taxes import TaxMappingErrors, add_rule, discover_rules, mappings, qbo_tax_codes, save_mapping, tax_mapping_needed
 from portal.setup.forms import (
     ActionForm,
@@ -66,7 +67,8 @@ def _refresh_connection_facts(database, environment: Environment):  # type: igno
     """Re-check the company's set-up on every visit, and audit an expiring authorisation once."""
     connection = live_connection(database, environment)
     if connection is not None and not connection.needs_reconnect:
-        recheck_company(database, service_context(), connection)
+        database.commit()  # keep a first-visit environment row; the re-check starts a fresh transaction
+        connection = recheck_company(database, service_context(), connection.id)
         warn_if_expiring(database, connection, settings().refresh_token_warning_days)
         database.commit()
     return connection
@@ -143,16 +145,23 @@ def connect_callback():  # type: ignore[no-untyped-def]
     database = db_session()
     environment = active_environment(database, current_user.account)
     pending = browser_session.pop(OAUTH_SESSION_KEY, None)  # single use, whatever the outcome
+    ctx = service_context()
+    current = live_connection(database, environment)
     try:
-        outcome = complete_connect(
-            database, service_context(), environment, current_user,
-            pending=pending, state=request.args.get("state"), code=request.args.get("code"),
-            realm_id=request.args.get("realmId"), error=request.args.get("error"),
-        )
+        # Renewing a live connection's tokens: hold its token lock until committed (no refresh in between).
+        with refresh_lock(ctx, current.id) if current is not None else nullcontext():
+            outcome = complete_connect(
+                database, ctx, environment, current_user,
+                pending=pending, state=request.args.get("state"), code=request.args.get("code"),
+                realm_id=request.args.get("realmId"), error=request.args.get("error"),
+            )
+            database.commit()
     except ConnectError as error:
         database.rollback()
         return render_template("setup/connect_failed.html", title=error.title, message=error.message), 400
-    database.commit()
+    except ExternalError as error:
+        database.rollback()
+        return render_template("setup/connect_failed.html", title="QuickBooks is busy", message=f"{error.message} Nothing was changed; try again."), 503
     connection = outcome.connection
     if outcome.recognised_previous:
         flash(f"Connected to {connection.company_name} again. This environment was connected to this company before, so the next sync will "
@@ -180,7 +189,7 @@ def connect_relink(database, environment, connection):  # type: ignore[no-untype
 
 
 # ------------------------------------------------------------------ ledgers
-def _render_ledgers(environment, connection, errors=None, status=200):  # type: ignore[no-untyped-def]
+def _render_ledgers(environment, connection, errors=None, status=200, submitted=None):  # type: ignore[no-untyped-def]
     database = db_session()
     load_error = None
     pickers = []
@@ -190,7 +199,7 @@ def _render_ledgers(environment, connection, errors=None, status=200):  # type: 
         load_error = error.message
     return render_template(
         "setup/ledgers.html", environment=environment, connection=connection, pickers=pickers, errors=errors or {},
-        required=set(required_ledgers(connection.tax_setup)), load_error=load_error, form=ActionForm(),
+        required=set(required_ledgers(connection.tax_setup)), load_error=load_error, form=ActionForm(), submitted=submitted,
         create_form=CreateLedgerAccountForm(formdata=None),
     ), status
 
@@ -207,7 +216,7 @@ def ledgers(database, environment, connection):  # type: ignore[no-untyped-def]
         outcome = save_choices(database, service_context(), environment, connection, selected, current_user)
     except LedgerErrors as error:
         database.rollback()
-        return _render_ledgers(environment, connection, errors=error.errors, status=400)
+        return _render_ledgers(environment, connection, errors=error.errors, status=400, submitted=selected)
     except (ServiceError, ExternalError) as error:
         return _refused(database, error, "setup.ledgers")
     database.commit()
@@ -226,11 +235,13 @@ def ledgers_create(database, environment, connection):  # type: ignore[no-untype
         flash("Unknown ledger.", "error")
         return redirect(url_for("setup.ledgers"))
     try:
-        account = create_ledger_account(database, service_context(), environment, connection, form.ledger.data, current_user)
+        made = create_ledger_account(database, service_context(), environment, connection, form.ledger.data, current_user)
     except (ServiceError, ExternalError) as error:
         return _refused(database, error, "setup.ledgers")
     database.commit()
-    flash(f"“{account.name}” ({account.account_type}) is ready in QuickBooks and chosen.", "success")
+    flash(f"“{made.account.name}” ({made.account.account_type}) is ready in QuickBooks and chosen.", "success")
+    if made.warning:
+        flash(made.warning, "warning")
     return redirect(url_for("setup.ledgers") + f"#ledger-{form.ledger.data}")
 
 
@@ -259,7 +270,8 @@ def taxes(database, environment, connection):  # type: ignore[no-untyped-def]
         return redirect(url_for("setup.taxes"))
     selected = {}
     for key, value in request.form.items():
-        if key.startswith("map-") and key[4:].isdigit():
+        number = key[4:]
+        if key.startswith("map-") and number.isascii() and number.isdigit() and len(number) < 10:
             selected[int(key[4:])] = value.strip()[:32]
     try:
         changed = save_mapping(database, service_context(), environment, connection, selected, current_user)
@@ -419,14 +431,16 @@ def disconnect_page():  # type: ignore[no-untyped-def]
         return redirect(url_for("setup.connect"))
     form = DisconnectForm()
     if request.method == "POST" and form.validate_on_submit():
+        ctx = service_context()
         try:
-            outcome = disconnect(database, service_context(), environment, current_user, form.company_name.data)
-        except ServiceError as error:
+            with refresh_lock(ctx, connection.id):  # no token refresh may write into the row we disconnect
+                outcome = disconnect(database, ctx, environment, current_user, form.company_name.data)
+                database.commit()
+        except (ServiceError, ExternalError) as error:
             database.rollback()
             if not _field_error(form, error):
                 flash(error.message, "error")
         else:
-            database.commit()
             message = f"Disconnected from {connection.company_name}. {outcome.links_removed} links were removed; history and the audit log are kept."
             if not outcome.revoked:
                 message += f" Intuit could not be told to revoke access ({outcome.revoke_error}); you can also remove the app in QuickBooks (Settings → Apps)."

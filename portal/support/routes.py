@@ -44,12 +44,12 @@ def _account_page(account_id: int, enablement_form: EnablementForm | None = None
     ), status
 
 
-@blueprint.get("/accounts/<int:account_id>")
+@blueprint.get("/accounts/<int(max=2147483647):account_id>")
 def account(account_id: int):  # type: ignore[no-untyped-def]
     return _account_page(account_id)
 
 
-@blueprint.post("/accounts/<int:account_id>/enablement")
+@blueprint.post("/accounts/<int(max=2147483647):account_id>/enablement")
 def change_enablement(account_id: int):  # type: ignore[no-untyped-def]
     database = db_session()
     try:
@@ -72,7 +72,7 @@ def change_enablement(account_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("support.account", account_id=account_id))
 
 
-@blueprint.post("/requests/<int:request_id>/decline")
+@blueprint.post("/requests/<int(max=2147483647):request_id>/decline")
 def decline(request_id: int):  # type: ignore[no-untyped-def]
     database = db_session()
     enablement_request = database.get(EnablementRequest, request_id)

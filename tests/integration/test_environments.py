@@ -113,8 +113,10 @@ def test_sync_settings_are_saved_per_environment_and_audited(enabled, session):
     assert event.details["changed"]["schedule"] == {"from": "off", "to": "hourly"}
     page = enabled.client.get("/setup/settings").get_data(as_text=True)
     assert "Acme Ltd Doe (FB-100156)" in page
+    enabled.client.get("/setup/environment")  # both environments exist from here
     production = session.scalar(select(Environment).where(Environment.account_id == enabled.account.id, Environment.kind == "production"))
-    assert production is None or production.schedule == "off"
+    session.refresh(production)
+    assert (production.schedule, production.settings_saved_at, production.display_name_parts) == ("off", None, ["company_name"])
 
 
 def test_bad_settings_are_explained_next_to_each_field(enabled, session):

@@ -118,6 +118,8 @@ def test_required_ledgers_missing_are_explained_next_to_each_field(enabled, sess
     body = response.get_data(as_text=True)
     assert 'data-field="ledger-deferred_revenue">Choose the QuickBooks account for Deferred Revenue.' in body
     assert 'data-field="ledger-credits">That account is not an active account' in body
+    refunds_select = body.split('name="ledger-refunds"', 1)[1].split("</select>", 1)[0]
+    assert f'<option value="{accounts[0]["Id"]}" selected>' in refunds_select  # what was picked is kept
     assert session.scalar(select(LedgerChoice)) is None  # nothing half-saved
     assert 'data-step="ledgers" data-state="todo"' in enabled.client.get("/setup/").get_data(as_text=True)
 

@@ -87,3 +87,12 @@ def test_no_module_reads_the_environment_for_configuration():
         if "os.environ" in text or "os.getenv" in text:
             offenders.append(str(path.relative_to(ROOT)))
     assert offenders == [] or offenders == ["portal/devrun.py"], offenders
+
+
+def test_production_requires_real_intuit_credentials(tmp_path):
+    from cryptography.fernet import Fernet
+
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env({"PORTAL_ENV": "production", "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "s" * 40,
+                           "ENCRYPTION_KEYS": Fernet.generate_key().decode()}, dotenv_path=None)
+    assert "INTUIT_CLIENT_ID and INTUIT_CLIENT_SECRET are required in production" in str(error.value)
