@@ -1,6 +1,6 @@
 """Every emulator behaviour that no primary source confirms, in one place.
 
-The reference documents (`/work/shared/reference/qbo-*.md`) mark some QBO behaviours as unverified or
+The reference documents (qbo-api.md, qbo-accounting-patterns.md and their companions) mark some QBO behaviours as unverified or
 say nothing about them. The emulator still has to do *something*; what it does is decided here, each
 with the reason and the reference it leans on, so that one live run against a QBO sandbox can correct
 it by editing this file only. Names below are imported by the modules that apply them; grep for a

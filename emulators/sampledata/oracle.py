@@ -1,7 +1,7 @@
 """The oracle: what the QuickBooks books must show after a correct sync, from Fusebill data alone.
 
 `expected_books(dataset)` reads only the `Dataset` (never the emulator) and applies the accounting
-contract, `/work/shared/design/accounting-mapping.md`, by formula. The Fusebill emulator derives the
+contract, the accounting contract (design/accounting-mapping.md in the shared design documents), by formula. The Fusebill emulator derives the
 same balances a different way — by replaying allocations in posting order — so a test comparing the
 two catches a mistake in either.
 
