@@ -11,7 +11,7 @@ from sqlalchemy import select
 from portal import create_app
 from portal.models import Account, LedgerChoice, ManagedItem, QboConnection, User, utcnow
 from tests.integration.conftest import callback_path, connect, live, start_connect
-from tests.integration.test_ledgers import _api, _deactivate_all_but, _query
+from tests.integration.test_ledgers import _api, _query
 from tests.integration.test_taxes import _save_key
 from tests.portal_fixtures import TEST_PASSWORD, _test_password_hash, fresh_database, make_settings, post_form, sign_in
 
