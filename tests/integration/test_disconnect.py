@@ -77,7 +77,7 @@ def test_reconnecting_to_the_same_company_is_recognised_and_offers_relinking(ena
     session.expire_all()
     assert live(session, enabled.account).relink_existing is False
     assert session.scalar(select(AuditEvent).where(AuditEvent.action == "qbo.relink_choice")).details == {"relink_existing": False}
-    assert "re-linked" in session.scalars(select(AuditEvent.summary).where(AuditEvent.action == "qbo.connected")).all()[-1]
+    assert "re-linked" in session.scalars(select(AuditEvent.summary).where(AuditEvent.action == "qbo.connected").order_by(AuditEvent.id)).all()[-1]
 
 
 def test_a_new_company_after_disconnect_is_not_offered_relinking(enabled, session, qbo):

@@ -146,7 +146,7 @@ def test_changing_a_ledger_updates_its_item_and_is_audited(enabled, session, qbo
     second = _api(qbo, realm, "GET", f"item/{item_id}")["Item"]
     assert second["IncomeAccountRef"]["value"] == ids["Deferred B"] and int(second["SyncToken"]) == int(first["SyncToken"]) + 1
     assert len(_query(qbo, realm, "SELECT * FROM Item WHERE Name = 'Fusebill Charges'")["Item"]) == 1
-    events = session.scalars(select(AuditEvent).where(AuditEvent.action == "ledgers.chosen")).all()
+    events = session.scalars(select(AuditEvent).where(AuditEvent.action == "ledgers.chosen").order_by(AuditEvent.id)).all()
     assert events[-1].details["changes"]["deferred_revenue"] == {"from": "Deferred A", "to": "Deferred B"}
     assert live(session, enabled.account) is not None
 
