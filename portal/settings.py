@@ -272,9 +272,4 @@ def allow_plain_http_to_local_emulator(settings: Settings) -> None:
         os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
 
 
-def settings_names() -> list[str]:
-    """Names of every documented setting (used by a test that keeps the README table complete)."""
-    return list(SETTINGS_DOC)
-
-
-__all__ = ["Settings", "SettingsError", "SETTINGS_DOC", "settings_names"]
+__all__ = ["Settings", "SettingsError", "SETTINGS_DOC"]

@@ -29,13 +29,6 @@ def format_datetime(value: datetime | None, fmt: str = "%d %b %Y, %H:%M UTC") ->
     return value.astimezone(timezone.utc).strftime(fmt)
 
 
-def format_money(value: Decimal | None, currency: str = "") -> str:
-    if value is None:
-        return "—"
-    text = f"{value:,.2f}"
-    return f"{text} {currency}".strip()
-
-
 def format_percent(value: Decimal | None) -> str:
     """9.97500 → "9.975 %", 13.00000 → "13 %"."""
     if value is None:
@@ -46,7 +39,6 @@ def format_percent(value: Decimal | None) -> str:
 
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = format_datetime
-    app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["percent"] = format_percent
 
     @app.context_processor

@@ -43,10 +43,6 @@ class SetupStatus:
     steps: list[Step]
     blockers: list[str] = field(default_factory=list)
 
-    @property
-    def ready_to_sync(self) -> bool:
-        return all(step.state == DONE for step in self.steps if step.key != "sync") and not self.blockers
-
 
 def setup_status(session: Session, account: Account, warning_days: int = 14) -> SetupStatus:
     environment = active_environment(session, account)

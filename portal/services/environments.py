@@ -16,7 +16,7 @@ from portal.crypto import mask
 from portal.models import Account, Environment, QboConnection, SyncRun, User, utcnow
 from portal.models.account import ENVIRONMENT_PRODUCTION, ENVIRONMENT_SANDBOX, ENVIRONMENTS
 from portal.models.integration import NAME_PARTS, NEW_CUSTOMERS_CREATE, NEW_CUSTOMERS_DONT_CREATE, SCHEDULES
-from portal.services import NotAllowed, ServiceError
+from portal.services import ServiceError
 from portal.services import audit
 from portal.services.context import ServiceContext
 from portal.services.enablement import ensure_integration_enabled
@@ -202,8 +202,3 @@ def update_sync_settings(session: Session, environment: Environment, data: SyncS
         session, "settings.updated", f"{actor.email} saved the {environment.kind} sync settings" + (f" ({', '.join(changed)})" if changed else " (no change)"),
         actor=actor, account_id=environment.account_id, environment=environment.kind, details={"changed": changed},
     )
-
-
-def require_admin_of(user: User, account: Account) -> None:
-    if not user.is_admin or user.account_id != account.id:
-        raise NotAllowed("Only this account's admin can change its setup.")

@@ -12,14 +12,13 @@ from sqlalchemy.orm import Session
 
 from portal.clients import ExternalError
 from portal.clients import qbo as qbo_client
-from portal.clients.ratelimit import RateLimiter
 from portal.models import Environment, QboConnection, SyncLink, User, utcnow
 from portal.services import ServiceError
 from portal.services import audit
 from portal.services.context import ServiceContext
 from portal.services.enablement import ensure_integration_enabled
 from portal.services.environments import live_connection
-from portal.services.qbo_tokens import call_qbo, store_tokens
+from portal.services.qbo_tokens import api_with_token, call_qbo, store_tokens
 from portal.services.transactions import before_remote_call
 
 log = logging.getLogger(__name__)
@@ -133,7 +132,7 @@ def complete_connect(
     now = utcnow()
     try:
         tokens = qbo_client.exchange_code(app, code, realm_id, now=now)
-        setup = qbo_client.QboApi(app, realm_id, tokens.access_token, limiter=RateLimiter(ctx.redis, max_wait=ctx.max_wait_seconds)).company_setup()
+        setup = api_with_token(ctx, environment.kind, realm_id, tokens.access_token).company_setup()
     except ExternalError as failure:
         raise ConnectError("Connecting to QuickBooks failed", f"{failure.message} Nothing was changed; start again.") from failure
 

@@ -150,24 +150,13 @@ def _refresh_locked(ctx: ServiceContext, connection_id: int, kind: str, seen_ver
             new_tokens = qbo_client.refresh(app, ctx.vault.decrypt(connection.refresh_token_ciphertext or ""), now=now)
         except AuthenticationError as error:
             connection.needs_reconnect = True
-            connection.last_refresh_error = error.message[:500]
-            connection.last_refresh_failed_at = now
-            audit.record(
-                session, "qbo.refresh_failed", f"QuickBooks refused to refresh the connection to {connection.company_name}: reconnect needed",
-                actor=None, account_id=environment.account_id, environment=kind,
-                details={"realm_id": connection.realm_id, "error": error.code or "", "detail": error.detail[:200]},
-            )
-            session.commit()
+            _record_failure(session, connection, environment, now, error,
+                            f"QuickBooks refused to refresh the connection to {connection.company_name}: reconnect needed",
+                            {"error": error.code or "", "detail": error.detail[:200]})
             raise ReconnectRequired("QuickBooks no longer accepts this connection. Reconnect to QuickBooks.") from error
         except ExternalError as error:
-            connection.last_refresh_error = error.message[:500]
-            connection.last_refresh_failed_at = now
-            audit.record(
-                session, "qbo.refresh_failed", f"Refreshing the QuickBooks connection failed, will retry: {error.message}",
-                actor=None, account_id=environment.account_id, environment=kind,
-                details={"realm_id": connection.realm_id, "retryable": error.retryable},
-            )
-            session.commit()
+            _record_failure(session, connection, environment, now, error,
+                            f"Refreshing the QuickBooks connection failed, will retry: {error.message}", {"retryable": error.retryable})
             raise
         store_tokens(ctx, connection, new_tokens, now)
         session.commit()  # the rotated refresh token is safe before we use the new access token
@@ -179,16 +168,20 @@ def _refresh_locked(ctx: ServiceContext, connection_id: int, kind: str, seen_ver
         session.close()
 
 
-def _limiter(ctx: ServiceContext) -> RateLimiter:
-    return RateLimiter(ctx.redis, max_wait=ctx.max_wait_seconds)
+def _record_failure(session, connection: QboConnection, environment: Environment, now: datetime, error: ExternalError,  # type: ignore[no-untyped-def]
+                    summary: str, details: dict) -> None:
+    """Keep a failed refresh visible (connection health, banner) and audited; committed at once."""
+    connection.last_refresh_error = error.message[:500]
+    connection.last_refresh_failed_at = now
+    audit.record(session, "qbo.refresh_failed", summary, actor=None, account_id=environment.account_id,
+                 environment=environment.kind, details={"realm_id": connection.realm_id, **details})
+    session.commit()
 
 
-def qbo_api(ctx: ServiceContext, connection_id: int) -> qbo_client.QboApi:
-    tokens = valid_tokens(ctx, connection_id)
-    app = qbo_client.intuit_app(ctx.settings, tokens.environment_kind)
-    api = qbo_client.QboApi(app, tokens.realm_id, tokens.access_token, limiter=_limiter(ctx))
-    api.token_version = tokens.version  # type: ignore[attr-defined]
-    return api
+def api_with_token(ctx: ServiceContext, environment_kind: str, realm_id: str, access_token: str) -> qbo_client.QboApi:
+    """A QBO client for one company, behind the shared rate limiter."""
+    app = qbo_client.intuit_app(ctx.settings, environment_kind)
+    return qbo_client.QboApi(app, realm_id, access_token, limiter=RateLimiter(ctx.redis, max_wait=ctx.max_wait_seconds))
 
 
 def call_qbo(ctx: ServiceContext, connection_id: int, action, session=None):  # type: ignore[no-untyped-def]
@@ -197,15 +190,14 @@ def call_qbo(ctx: ServiceContext, connection_id: int, action, session=None):  # 
     Pass the caller's `session` so its read-only transaction is ended first (see transactions.py).
     """
     before_remote_call(session)
-    api = qbo_api(ctx, connection_id)
+    tokens = valid_tokens(ctx, connection_id)
     try:
-        return action(api)
+        return action(api_with_token(ctx, tokens.environment_kind, tokens.realm_id, tokens.access_token))
     except AuthenticationError as error:
         if error.status != 401:
             raise
-        tokens = valid_tokens(ctx, connection_id, force_refresh=True, stale_version=api.token_version)  # type: ignore[attr-defined]
-        retry = qbo_client.QboApi(qbo_client.intuit_app(ctx.settings, tokens.environment_kind), tokens.realm_id, tokens.access_token, limiter=_limiter(ctx))
-        return action(retry)
+        tokens = valid_tokens(ctx, connection_id, force_refresh=True, stale_version=tokens.version)
+        return action(api_with_token(ctx, tokens.environment_kind, tokens.realm_id, tokens.access_token))
 
 
 @dataclass(frozen=True)

@@ -200,7 +200,6 @@ def _render_ledgers(environment, connection, errors=None, status=200, submitted=
     return render_template(
         "setup/ledgers.html", environment=environment, connection=connection, pickers=pickers, errors=errors or {},
         required=set(required_ledgers(connection.tax_setup)), load_error=load_error, form=ActionForm(), submitted=submitted,
-        create_form=CreateLedgerAccountForm(formdata=None),
     ), status
 
 
@@ -318,6 +317,10 @@ def taxes_add(database, environment, connection):  # type: ignore[no-untyped-def
 
 
 # ------------------------------------------------------------------ environment
+def _key_forms() -> dict[str, FusebillKeyForm]:
+    return {kind: FusebillKeyForm(formdata=None, environment=kind, prefix=f"key-{kind}") for kind in ENVIRONMENTS}
+
+
 def _render_environment(key_forms=None, switch_form=None, status=200):  # type: ignore[no-untyped-def]
     database = db_session()
     account = current_user.account
@@ -325,7 +328,7 @@ def _render_environment(key_forms=None, switch_form=None, status=200):  # type: 
     database.commit()  # keep environments created on first sight
     connections = {kind: live_connection(database, env) for kind, env in environments.items()}
     other = "production" if account.active_environment == "sandbox" else "sandbox"
-    forms = key_forms or {kind: FusebillKeyForm(formdata=None, environment=kind, prefix=f"key-{kind}") for kind in ENVIRONMENTS}
+    forms = key_forms or _key_forms()
     return render_template(
         "setup/environment.html", account=account, environments=environments, connections=connections, key_forms=forms,
         switch_form=switch_form or SwitchEnvironmentForm(formdata=None, target=other), other=other,
@@ -344,7 +347,7 @@ def environment_key(kind: str):  # type: ignore[no-untyped-def]
         return _render_environment(status=404)
     database = db_session()
     form = FusebillKeyForm(prefix=f"key-{kind}")
-    forms = {k: FusebillKeyForm(formdata=None, environment=k, prefix=f"key-{k}") for k in ENVIRONMENTS}
+    forms = _key_forms()
     forms[kind] = form
     if form.validate_on_submit():
         target = get_environment(database, current_user.account, kind)
