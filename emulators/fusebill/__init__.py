@@ -8,7 +8,9 @@ or, in tests, `emulators.fusebill.testing.running_emulator()`; from a shell,
 
 Module map: `api` (the /v1 routes), `control` (/_emulator), `commands` (the records command
 language), `ledger` (balances by replaying records), `shapes` (every wire shape and every unverified
-guess about one), `rules` (limits and timings), `query` (filters, sorting, paging), `store`
+guess about one), `rules` (limits, timings and the issue #7 strictness rules: documented filters
+per endpoint, list vs per-id shapes, modifiedTimestamp stamping, the X-MaxPageIndex and rate-reset
+switches, each with its evidence), `query` (filters, sorting, paging), `store`
 (accounts, persistence), `webhooks`, `ratelimit`. Data comes from `emulators.sampledata`.
 """
 from emulators.fusebill.app import create_app

@@ -3,6 +3,10 @@
 Every /v1 request, in order: `Authorization: Basic <api key>` (401 otherwise) → per-key rate limit
 (429 when exhausted; headers on every answer) → injected latency/5xx (`/_emulator/faults`) → route.
 Paths were lower-cased and stripped of a trailing slash by the app's middleware.
+
+Each list accepts exactly the `query=` filters (and sort fields) its documentation lists, as recorded
+in `rules.py`; `_check_documented` below fails at import if a FieldSet drifts from those lists.
+There is no `/aractivities` route (rules.py): it answers 404 like any unknown path.
 """
 from __future__ import annotations
 
@@ -12,18 +16,45 @@ from typing import Any, Callable
 
 from flask import Blueprint, Response, g, request
 
-from emulators.fusebill import shapes
+from emulators.fusebill import rules, shapes
 from emulators.fusebill.app import emulator_state, json_response
 from emulators.fusebill.ledger import CustomerLedger, LedgerError
 from emulators.fusebill.query import EMPTY, Field, FieldSet, QueryError, page_of
-from emulators.fusebill.store import Account, UnknownRecord
-from emulators.sampledata.money import parse_timestamp
-from emulators.sampledata.records import CustomerRecords, Invoice
+from emulators.fusebill.store import KIND_LISTS, Account, UnknownRecord
+from emulators.sampledata.money import ZERO, parse_timestamp
+from emulators.sampledata.records import Customer, CustomerRecords, Invoice, PaymentActivity
 
 api = Blueprint("api", __name__, url_prefix="/v1")
 
 
-def render_context(account: Account, base_url: str, now: datetime) -> shapes.RenderContext:
+# --- modifiedTimestamp as served (rules.py: stamps are per record; propagation is a switch) -------
+
+
+def customer_modified(account: Account, customer: Customer, propagate: bool) -> datetime:
+    """The customer's own stamp, or (propagate_modified) the latest stamp of it and its records."""
+    if not propagate:
+        return customer.modified
+    bundle = account.customer_records(customer.id)
+    stamps = [record.modified for attr in KIND_LISTS.values() for record in getattr(bundle, attr)]
+    return max([customer.modified, *stamps])
+
+
+def activity_modified(account: Account, activity: PaymentActivity, propagate: bool) -> datetime:
+    """The activity's own stamp, or (propagate_modified) the latest of it and its payment/refund."""
+    if not propagate:
+        return activity.modified
+    stamps = [activity.modified]
+    for kind, record_id in (("payment", activity.payment_id), ("refund", activity.refund_id)):
+        if record_id is not None:
+            stamps.append(account.find(kind, record_id)[1].modified)
+    return max(stamps)
+
+
+def _propagate() -> bool:
+    return emulator_state().settings.propagate_modified
+
+
+def render_context(account: Account, base_url: str, now: datetime, propagate: bool = False) -> shapes.RenderContext:
     return shapes.RenderContext(
         base_url=base_url,
         now=now,
@@ -31,11 +62,13 @@ def render_context(account: Account, base_url: str, now: datetime) -> shapes.Ren
         ledger=account.ledger,
         tax_rule=lambda rule_id: account.tax_rules[rule_id],
         payment_activity=account.payment_activity,
+        customer_modified=lambda c: customer_modified(account, c, propagate),
+        activity_modified=lambda a: activity_modified(account, a, propagate),
     )
 
 
 def _ctx() -> shapes.RenderContext:
-    return render_context(g.account, request.url_root.rstrip("/") + "/v1", emulator_state().now())
+    return render_context(g.account, request.url_root.rstrip("/") + "/v1", emulator_state().now(), _propagate())
 
 
 # --- the gate every /v1 request passes ---------------------------------------------------------
@@ -54,7 +87,7 @@ def _gate() -> Response | None:
     if account is None:
         return _error(401, shapes.BAD_KEY_MESSAGE)
     g.account = account
-    decision = state.limiter.check(account.api_key, account.limits)
+    decision = state.limiter.check(account.api_key, account.limits, state.settings.next_reset_format())
     g.rate_headers = decision.headers
     if not decision.allowed:
         return _error(429, shapes.rate_limit_message(decision.exceeded or "minute", decision.limit))
@@ -102,43 +135,71 @@ def _one(body: dict[str, Any]) -> Response:
 
 
 def _list(items: list[Any], args: Any, fields: FieldSet, render: Callable[[Any], dict[str, Any]]) -> Response:
-    page = page_of(items, args, fields)
+    page = page_of(items, args, fields, emulator_state().settings.max_page_index)
     return json_response([render(item) for item in page.items], headers=page.headers)
+
+
+def _none(_item: Any) -> None:
+    return None
+
+
+def _zero(_item: Any) -> Any:
+    return ZERO
+
+
+# Lists without `sortExpression` come in id order [U]; `id` itself is no documented filter.
+_BY_ID = Field("id", "id", lambda item: item.id)
+_BY_CUSTOMER_ID = Field("id", "id", lambda bundle: bundle.customer.id)
 
 
 # --- customers ---------------------------------------------------------------------------------
 
 
-def _customer_fields(account: Account) -> FieldSet:
+def _customer_fields(account: Account, propagate: bool) -> FieldSet:
+    """List Customers' documented filters (rules.CUSTOMER_FILTERS). Values the emulator does not model
+    (MRR, NetSuite/Salesforce/QuickBooks links, acquisition, sales tracking codes) are 0 or null, as on
+    an account without subscriptions or integrations."""
+
     def c(attr: str) -> Callable[[CustomerRecords], Any]:
         return lambda bundle: getattr(bundle.customer, attr)
 
-    return FieldSet(
-        [
-            Field("id", "id", lambda b: b.customer.id),
-            Field("firstName", "string", c("first_name")),
-            Field("middleName", "string", c("middle_name")),
-            Field("lastName", "string", c("last_name")),
-            Field("companyName", "string", c("company_name")),
-            Field("primaryEmail", "string", c("primary_email")),
-            Field("primaryPhone", "string", c("primary_phone")),
-            Field("secondaryEmail", "string", lambda b: None),
-            Field("secondaryPhone", "string", lambda b: None),
-            Field("reference", "string", c("reference")),
-            Field("CustomerReference.Reference1", "string", c("reference")),
-            Field("status", "enum", c("status")),
-            Field("customerAccountStatus", "enum", c("account_status")),
-            Field("currency", "enum", c("currency")),
-            Field("currencyId", "id", lambda b: shapes.CURRENCY_IDS.get(b.customer.currency)),
-            Field("createdTimestamp", "date", c("created")),
-            Field("modifiedTimestamp", "date", c("modified")),
-            Field("activationTimestamp", "date", c("activated")),
-            Field("parentId", "id", lambda b: None),
-            Field("quickBooksId", "id", lambda b: None),
-            Field("arBalance", "decimal", lambda b: account.ledger(b.customer.id).ar_balance),
-        ],
-        aliases={"accountStatus": "customerAccountStatus", "Arbalance": "arBalance"},
-    )
+    fields = [
+        Field("AccountStatus", "enum", c("account_status")),
+        Field("Arbalance", "decimal", lambda b: account.ledger(b.customer.id).ar_balance),
+        Field("CompanyName", "string", c("company_name")),
+        Field("CreatedTimestamp", "date", c("created")),
+        Field("CurrencyId", "id", lambda b: shapes.CURRENCY_IDS.get(b.customer.currency)),
+        Field("CurrentMrr", "decimal", _zero),
+        Field("CurrentNetMrr", "decimal", _zero),
+        *(Field(f"CustomerAcquisition.{name}", "string", _none) for name in ("AdContent", "Campaign", "LandingPage", "Medium", "Source")),
+        Field("CustomerReference.Reference1", "string", c("reference")),
+        Field("CustomerReference.Reference2", "string", _none),
+        Field("CustomerReference.Reference3", "string", _none),
+        *(Field(f"CustomerReference.SalesTrackingCode{n}.{part}", "string", _none) for n in (1, 2, 3) for part in ("Code", "Name")),
+        Field("FirstName", "string", c("first_name")),
+        Field("LastName", "string", c("last_name")),
+        Field("MiddleName", "string", c("middle_name")),
+        Field("ModifiedTimestamp", "date", lambda b: customer_modified(account, b.customer, propagate)),
+        Field("MonthlyRecurringRevenue", "decimal", _zero),
+        Field("NetMRR", "decimal", _zero),
+        Field("NetsuiteEntityType", "enum", _none),
+        Field("NetSuiteId", "string", _none),
+        Field("NetSuiteSynchStatusId", "id", _none),
+        Field("ParentId", "id", _none),
+        Field("PrimaryEmail", "string", c("primary_email")),
+        Field("PrimaryPhone", "string", c("primary_phone")),
+        Field("QuickBooksId", "id", _none),
+        Field("QuickBooksLatchTypeId", "enum", _none),
+        Field("QuickBooksSyncToken", "string", _none),
+        Field("Reference", "string", c("reference")),
+        Field("SalesforceAccountType", "enum", _none),
+        Field("SalesforceId", "string", _none),
+        Field("SalesforceSynchStatus", "enum", _none),
+        Field("SecondaryEmail", "string", _none),
+        Field("SecondaryPhone", "string", _none),
+        Field("Status", "enum", c("status")),
+    ]
+    return FieldSet(fields, default_sort=_BY_CUSTOMER_ID)
 
 
 @api.get("/customers")
@@ -146,7 +207,8 @@ def list_customers() -> Response:
     account: Account = g.account
     with account.lock:
         ctx = _ctx()
-        return _list(list(account.iter_bundles()), request.args, _customer_fields(account), lambda b: shapes.customer(b.customer, ctx))
+        return _list(list(account.iter_bundles()), request.args, _customer_fields(account, _propagate()),
+                     lambda b: shapes.customer(b.customer, ctx))
 
 
 @api.get("/customers/<int:customer_id>")
@@ -178,49 +240,53 @@ def billing_setting(customer_id: int) -> Response:
 # --- invoices ----------------------------------------------------------------------------------
 
 
-def _invoice_fields(account: Account, summaries: bool = False) -> FieldSet:
+def _invoice_fields(account: Account, documented: tuple[str, ...], propagate: bool = False,
+                    now: datetime | None = None) -> FieldSet:
+    """The invoice filters named in `documented` (one of rules.CUSTOMER_INVOICE_FILTERS,
+    INVOICE_FILTERS, INVOICE_SUMMARY_FILTERS): each endpoint gets exactly its own list."""
+
     def state(inv: Invoice):
         return account.ledger(inv.customer_id).invoices[inv.id]
 
     def customer(attr: str) -> Callable[[Invoice], Any]:
         return lambda inv: getattr(account.customer_records(inv.customer_id).customer, attr)
 
-    now = emulator_state().now()
-    fields = [
-        Field("id", "id", lambda inv: inv.id),
+    now = now or emulator_state().now()
+    every = [
         Field("invoiceNumber", "int", lambda inv: inv.invoice_number),
         Field("customerId", "id", lambda inv: inv.customer_id),
         Field("postedTimestamp", "date", lambda inv: inv.posted),
         Field("effectiveTimestamp", "date", lambda inv: inv.posted),
         Field("createdTimestamp", "date", lambda inv: inv.posted),
         Field("modifiedTimestamp", "date", lambda inv: inv.modified),
+        Field("Customer.ModifiedTimestamp", "date",
+              lambda inv: customer_modified(account, account.customer_records(inv.customer_id).customer, propagate)),
         Field("dueDate", "date", lambda inv: inv.due_date),
         Field("poNumber", "string", lambda inv: inv.po_number),
         Field("currency", "enum", lambda inv: inv.currency),
         Field("invoiceAmount", "decimal", lambda inv: inv.invoice_amount),
-        Field("subtotal", "decimal", lambda inv: inv.subtotal),
+        Field("sumOfCharges", "decimal", lambda inv: inv.subtotal),
         Field("outstandingBalance", "decimal", lambda inv: state(inv).outstanding),
         Field("totalPayments", "decimal", lambda inv: state(inv).total_payments),
         Field("openingArBalance", "decimal", lambda inv: state(inv).opening_ar),
         Field("closingArBalance", "decimal", lambda inv: state(inv).closing_ar),
         Field("invoiceStatus", "enum", lambda inv: shapes.invoice_status(state(inv), now)),
-        Field("quickBooksId", "id", lambda inv: None),
-        Field("netsuiteId", "id", lambda inv: None),
-        Field("salesforceId", "id", lambda inv: None),
+        Field("totalInstallments", "int", lambda inv: 1),  # one payment schedule per invoice [U]
+        Field("quickBooksId", "id", _none),
+        Field("netsuiteId", "string", _none),
+        Field("salesforceID", "string", _none),
+        Field("avalaraId", "string", _none),
+        Field("firstName", "string", customer("first_name")),
+        Field("middleName", "string", customer("middle_name")),
+        Field("lastName", "string", customer("last_name")),
+        Field("companyName", "string", customer("company_name")),
+        Field("reference", "string", customer("reference")),
+        Field("totalCreditNotes", "decimal", lambda inv: state(inv).credit_notes_total),
+        Field("writeoffs", "decimal", lambda inv: state(inv).write_offs_total),
+        Field("unsettled", "bool", lambda inv: False),
     ]
-    if summaries:
-        fields += [
-            Field("firstName", "string", customer("first_name")),
-            Field("middleName", "string", customer("middle_name")),
-            Field("lastName", "string", customer("last_name")),
-            Field("companyName", "string", customer("company_name")),
-            Field("reference", "string", customer("reference")),
-            Field("totalCreditNotes", "decimal", lambda inv: state(inv).credit_notes_total),
-            Field("writeoffs", "decimal", lambda inv: state(inv).write_offs_total),
-            Field("unsettled", "bool", lambda inv: False),
-            Field("avalaraId", "id", lambda inv: None),
-        ]
-    return FieldSet(fields, aliases={"sumOfCharges": "subtotal"})
+    by_name = {f.name.lower(): f for f in every}
+    return FieldSet([by_name[name.lower()] for name in documented], default_sort=_BY_ID)
 
 
 def _all_invoices(account: Account) -> list[Invoice]:
@@ -240,14 +306,17 @@ def customer_invoices(customer_id: int) -> Response:
     account: Account = g.account
     with account.lock:
         invoices = list(account.customer_records(customer_id).invoices)
-        return _list(invoices, request.args, _invoice_fields(account), _render_invoice(account, _ctx(), True))
+        return _list(invoices, request.args, _invoice_fields(account, rules.CUSTOMER_INVOICE_FILTERS),
+                     _render_invoice(account, _ctx(), True))
 
 
 @api.get("/invoices")
 def list_invoices() -> Response:
+    """All posted invoices: no line items, and no nested collections or objects (rules.py)."""
     account: Account = g.account
     with account.lock:
-        return _list(_all_invoices(account), request.args, _invoice_fields(account), _render_invoice(account, _ctx(), False))
+        return _list(_all_invoices(account), request.args, _invoice_fields(account, rules.INVOICE_FILTERS, _propagate()),
+                     _render_invoice(account, _ctx(), False))
 
 
 @api.get("/invoices/<int:invoice_id>")
@@ -263,14 +332,15 @@ def customer_invoice_summaries(customer_id: int) -> Response:
     account: Account = g.account
     with account.lock:
         invoices = list(account.customer_records(customer_id).invoices)
-        return _list(invoices, request.args, _invoice_fields(account, summaries=True), _render_summary(account, _ctx()))
+        return _list(invoices, request.args, _invoice_fields(account, rules.INVOICE_SUMMARY_FILTERS), _render_summary(account, _ctx()))
 
 
 @api.get("/invoicesummaries")
 def list_invoice_summaries() -> Response:
     account: Account = g.account
     with account.lock:
-        return _list(_all_invoices(account), request.args, _invoice_fields(account, summaries=True), _render_summary(account, _ctx()))
+        return _list(_all_invoices(account), request.args, _invoice_fields(account, rules.INVOICE_SUMMARY_FILTERS),
+                     _render_summary(account, _ctx()))
 
 
 # An invoice's allocations are returned whole, without paging [U]: the Help/Api sample is a
@@ -296,20 +366,30 @@ def credit_allocations(invoice_id: int) -> Response:
 
 # --- payment activities and transactions -------------------------------------------------------
 
-_ACTIVITY_FIELDS = FieldSet([
-    Field("id", "id", lambda a: a.id),
-    Field("customerId", "id", lambda a: a.customer_id),
-    Field("status", "enum", lambda a: a.status),
-    Field("transactionType", "enum", lambda a: a.transaction_type),
-    Field("source", "enum", lambda a: a.source),
-    Field("method", "string", lambda a: a.method),
-    Field("currency", "enum", lambda a: a.currency),
-    Field("amount", "decimal", lambda a: a.amount),
-    Field("effectiveTimestamp", "date", lambda a: a.effective),
-    Field("createdTimestamp", "date", lambda a: a.created),
-    Field("modifiedTimestamp", "date", lambda a: a.modified),
-    Field("parentCustomerId", "id", lambda a: None),
-], aliases={"PaymentActivityStatus": "status", "PaymentType": "transactionType", "PaymentSource": "source"})
+PAYMENT_METHOD_TYPES = ("Check", "DirectDeposit", "CreditCard", "Cash", "ACH", "Paypal")  # [V §3.4]
+
+
+def _method_type(activity: PaymentActivity) -> str | None:
+    """PaymentMethodType of an activity, from its `method` text ("CreditCard (Visa ending in 1111)")."""
+    word = activity.method.split(" ", 1)[0].split("(", 1)[0]
+    return word if word in PAYMENT_METHOD_TYPES else None
+
+
+def _activity_fields(account: Account, propagate: bool) -> FieldSet:
+    """The payment-activity filters (rules.PAYMENT_ACTIVITY_FILTERS), the same on both lists."""
+    return FieldSet([
+        Field("status", "enum", lambda a: a.status),
+        Field("transactionType", "enum", lambda a: a.transaction_type),
+        Field("source", "enum", lambda a: a.source),
+        Field("PaymentMethodType", "enum", _method_type),
+        Field("amount", "decimal", lambda a: a.amount),
+        Field("effectiveTimestamp", "date", lambda a: a.effective),
+        Field("createdTimestamp", "date", lambda a: a.created),
+        Field("modifiedTimestamp", "date", lambda a: activity_modified(account, a, propagate)),
+        Field("GatewayName", "string", lambda a: shapes.gateway_name(a)),
+        Field("parentCustomerId", "id", _none),
+    ], aliases={"PaymentActivityStatus": "status", "PaymentType": "transactionType", "PaymentSource": "source"},
+        default_sort=_BY_ID)
 
 
 def _render_activity(account: Account, ctx: shapes.RenderContext) -> Callable[[Any], dict[str, Any]]:
@@ -321,7 +401,7 @@ def customer_payment_activities(customer_id: int) -> Response:
     account: Account = g.account
     with account.lock:
         activities = list(account.customer_records(customer_id).payment_activities)
-        return _list(activities, request.args, _ACTIVITY_FIELDS, _render_activity(account, _ctx()))
+        return _list(activities, request.args, _activity_fields(account, _propagate()), _render_activity(account, _ctx()))
 
 
 @api.get("/paymentactivities/getbyaccountid")
@@ -329,7 +409,7 @@ def all_payment_activities() -> Response:
     account: Account = g.account
     with account.lock:
         activities = [a for bundle in account.iter_bundles() for a in bundle.payment_activities]
-        return _list(activities, request.args, _ACTIVITY_FIELDS, _render_activity(account, _ctx()))
+        return _list(activities, request.args, _activity_fields(account, _propagate()), _render_activity(account, _ctx()))
 
 
 @api.get("/paymentactivities/<int:activity_id>")
@@ -367,11 +447,8 @@ def read_debit(debit_id: int) -> Response:
     return _transaction("debit", shapes.debit, debit_id)
 
 
-_AR_FIELDS = FieldSet([
-    Field("effectiveTimestamp", "date", lambda e: e.effective),
-    Field("id", "id", lambda e: e.id),
-    Field("transactionType", "enum", lambda e: e.transaction_type),
-], default_sort="effectiveTimestamp")
+# Sortable on effectiveTimestamp only (rules.AR_ACTIVITY_SORT_FIELDS); `query` is the date window.
+_AR_FIELDS = FieldSet([Field("effectiveTimestamp", "date", lambda e: e.effective)], default_sort="effectiveTimestamp")
 
 
 @api.get("/customers/<int:customer_id>/customeraractivities")
@@ -415,19 +492,14 @@ def _credit_note_fields(account: Account) -> FieldSet:
 
     return FieldSet(
         [
-            Field("id", "id", lambda n: n.id),
             Field("invoiceId", "id", lambda n: n.invoice_id),
             Field("Invoice.CustomerId", "id", lambda n: n.customer_id),
             Field("Invoice.InvoiceNumber", "int", lambda n: invoice(n).invoice_number),
             Field("Invoice.PostedTimestamp", "date", lambda n: invoice(n).posted),
-            Field("Invoice.QuickBooksId", "id", lambda n: None),
+            Field("Invoice.QuickBooksId", "id", _none),
             Field("Number", "string", lambda n: n.number),
-            Field("effectiveTimestamp", "date", lambda n: n.effective),
-            Field("modifiedTimestamp", "date", lambda n: n.modified),
-            Field("currency", "enum", lambda n: n.currency),
-            Field("netAmount", "decimal", lambda n: n.net_amount),
         ],
-        aliases={"customerId": "Invoice.CustomerId", "creditNotesNumber": "Number"},
+        default_sort=_BY_ID,
     )
 
 
@@ -438,10 +510,35 @@ def list_credit_notes() -> Response:
         notes = [note for bundle in account.iter_bundles() for note in bundle.credit_notes]
         ctx = _ctx()
         return _list(notes, request.args, _credit_note_fields(account),
-                     lambda n: shapes.credit_note(n, account.ledger(n.customer_id), ctx))
+                     lambda n: shapes.credit_note(n, account.ledger(n.customer_id), ctx, summary=True))
 
 
 @api.get("/creditnotes/<int:note_id>")
 def read_credit_note(note_id: int) -> Response:
     return _transaction("credit_note", shapes.credit_note, note_id)
 
+
+
+# --- the filter lists above are exactly the documented ones (rules.py) --------------------------
+
+
+def _check_documented() -> None:
+    """Fail at import when a FieldSet accepts a filter the docs do not list, or misses one."""
+    probe = Account(api_key="probe", name="probe", account_type="live", created=datetime(2000, 1, 1),
+                    limits=rules.RATE_LIMITS["live"])
+    now = datetime(2000, 1, 1)
+    checks = {
+        "/customers": (_customer_fields(probe, False), rules.CUSTOMER_FILTERS),
+        "/Customers/{id}/Invoices": (_invoice_fields(probe, rules.CUSTOMER_INVOICE_FILTERS, now=now), rules.CUSTOMER_INVOICE_FILTERS),
+        "/Invoices": (_invoice_fields(probe, rules.INVOICE_FILTERS, now=now), rules.INVOICE_FILTERS),
+        "invoiceSummaries": (_invoice_fields(probe, rules.INVOICE_SUMMARY_FILTERS, now=now), rules.INVOICE_SUMMARY_FILTERS),
+        "payment activities": (_activity_fields(probe, False), rules.PAYMENT_ACTIVITY_FILTERS),
+        "/CreditNotes": (_credit_note_fields(probe), rules.CREDIT_NOTE_FILTERS),
+        "customerArActivities (sort only)": (_AR_FIELDS, rules.AR_ACTIVITY_SORT_FIELDS),
+    }
+    for label, (fields, documented) in checks.items():
+        if {n.lower() for n in fields.names} != {n.lower() for n in documented}:
+            raise AssertionError(f"{label}: accepted filters {sorted(fields.names)} differ from rules.py {sorted(documented)}")
+
+
+_check_documented()

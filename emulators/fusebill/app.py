@@ -13,7 +13,7 @@ from typing import Any, Callable
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from emulators.fusebill import jsonwire, shapes
+from emulators.fusebill import jsonwire, rules, shapes
 from emulators.fusebill.config import FusebillEmulatorConfig
 from emulators.fusebill.ratelimit import RateLimiter
 from emulators.fusebill.store import Store
@@ -81,6 +81,44 @@ class RequestLog:
                 self._statuses.pop(api_key, None)
 
 
+class Settings:
+    """The switches of issue #7 (emulators/fusebill/rules.py), changeable at run time."""
+
+    NAMES = ("propagate_modified", "max_page_index", "rate_reset_format")
+
+    def __init__(self, config: FusebillEmulatorConfig) -> None:
+        self._lock = threading.Lock()
+        self._answers = itertools.count()
+        self.propagate_modified = config.propagate_modified
+        self.max_page_index = config.max_page_index
+        self.rate_reset_format = config.rate_reset_format
+
+    def describe(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.NAMES}
+
+    def update(self, changes: dict[str, Any]) -> None:
+        """Apply `changes` (all or nothing); ValueError names a bad one."""
+        unknown = set(changes) - set(self.NAMES)
+        if unknown:
+            raise ValueError(f"unknown setting(s) {', '.join(sorted(unknown))}; known: {', '.join(self.NAMES)}")
+        if "propagate_modified" in changes and not isinstance(changes["propagate_modified"], bool):
+            raise ValueError("propagate_modified must be true or false")
+        if "max_page_index" in changes and changes["max_page_index"] not in rules.MAX_PAGE_INDEX_MEANINGS:
+            raise ValueError(f"max_page_index must be one of {', '.join(rules.MAX_PAGE_INDEX_MEANINGS)}")
+        if "rate_reset_format" in changes and changes["rate_reset_format"] not in rules.RATE_RESET_FORMATS:
+            raise ValueError(f"rate_reset_format must be one of {', '.join(rules.RATE_RESET_FORMATS)}")
+        with self._lock:
+            for name, value in changes.items():
+                setattr(self, name, value)
+
+    def next_reset_format(self) -> str:
+        """"naive" or "offset" for the next answer's X-Rate-Limit-Reset-* headers."""
+        if self.rate_reset_format != "alternate":
+            return self.rate_reset_format
+        with self._lock:
+            return "naive" if next(self._answers) % 2 == 0 else "offset"
+
+
 class EmulatorState:
     """Everything one emulator instance holds; reachable as `app.extensions["fusebill_emulator"]`."""
 
@@ -91,6 +129,7 @@ class EmulatorState:
         self.webhooks = WebhookDispatcher(config.time_scale, config.webhook_timeout_seconds)
         self.faults = Faults()
         self.requests = RequestLog()
+        self.settings = Settings(config)
         self._clock: Callable[[], datetime] = config.clock or utc_now
         self._event_ids = itertools.count(1)
 
@@ -106,6 +145,7 @@ class EmulatorState:
         self.webhooks.forget()
         self.requests.forget()
         self.faults = Faults()
+        self.settings = Settings(self.config)
 
     def close(self) -> None:
         """Stop the webhook thread and close the state file."""

@@ -12,10 +12,14 @@ see `ledger.py`), nothing changes and the answer is 400 `{"error": ..., "command
 Success answers 200 `{"results": [one per command], "changed": {"customer": [ids], "invoice":
 [ids], ...}, "events": <webhook events queued>}`.
 
-Every record whose visible state changed gets `modifiedTimestamp` = now (the emulator clock), and so
-does its customer; that includes records changed indirectly (an invoice a payment was allocated to,
-the payment a refund came out of, the payment activity showing that payment). Every such change is
-also a webhook event (names in `shapes.py`). Amounts are JSON numbers (or strings) in the customer's
+Every record whose own state changed gets `modified` = now (the emulator clock), and only that record
+(rules.py, "modifiedTimestamp"): an invoice whose balances moved (a payment or credit allocated to
+it, money refunded out of it, a credit note, a write-off) and the payment a refund came out of count
+as changed; the customer does not change when its records do, nor a payment activity when the
+payment it shows does. With the `propagate_modified` switch on, the customer (and the activity showing
+a changed payment/refund) are also reported as changed and get the event, and the API serves their
+modifiedTimestamp as the latest stamp among them (api.customer_modified). Every change is also a
+webhook event (names in `shapes.py`). Amounts are JSON numbers (or strings) in the customer's
 currency; every command takes an optional `effectiveTimestamp` (default: `at`, else now).
 
 Ops (field names in snake_case for ids, camelCase for Fusebill fields):
@@ -99,7 +103,7 @@ class Outcome:
 
 
 def run_commands(store: Store, account: Account, commands: list[dict[str, Any]], now: datetime,
-                 default_effective: datetime | None = None) -> Outcome:
+                 default_effective: datetime | None = None, propagate: bool = False) -> Outcome:
     """Apply `commands` to `account` atomically (see the module docstring). Call under account.lock."""
     if not isinstance(commands, list) or not commands:
         raise CommandError("'commands' must be a non-empty list")
@@ -118,7 +122,7 @@ def run_commands(store: Store, account: Account, commands: list[dict[str, Any]],
         # TypeError: a field of the wrong JSON type (e.g. "charges": 5) reached the op.
         except (CommandError, LedgerError, UnknownRecord, TypeError) as exc:
             raise CommandError(str(exc.args[0] if exc.args else exc), index) from exc
-    changes = _stamp_changes(workspace, account, ledgers, now)
+    changes = _stamp_changes(workspace, account, ledgers, now, propagate)
     workspace.commit(store, ledgers)
     return Outcome(results=results, changes=changes)
 
@@ -494,10 +498,12 @@ def _plain_without_modified(record: Any) -> Any:
 
 
 def fingerprints(bundle: CustomerRecords, ledger: CustomerLedger) -> dict[tuple[str, int], Any]:
-    """What a client can see of each record, minus its modifiedTimestamp, to detect changes."""
+    """What makes up each record's own state, minus its modifiedTimestamp, to detect changes. The
+    customer's is its own fields (not its AR balance); a payment activity's is its own fields (not
+    the payment it shows)."""
     seen: dict[tuple[str, int], Any] = {}
     customer = bundle.customer
-    seen[("customer", customer.id)] = (_plain_without_modified(customer), ledger.ar_balance)
+    seen[("customer", customer.id)] = _plain_without_modified(customer)
     for invoice in bundle.invoices:
         s = ledger.invoices[invoice.id]
         seen[("invoice", invoice.id)] = (
@@ -508,8 +514,7 @@ def fingerprints(bundle: CustomerRecords, ledger: CustomerLedger) -> dict[tuple[
         p = ledger.payments[payment.id]
         seen[("payment", payment.id)] = (_plain_without_modified(payment), p.unallocated, p.refunded, [r.id for r in p.refunds])
     for activity in bundle.payment_activities:
-        shown = seen.get(("payment", activity.payment_id)) if activity.payment_id else None
-        seen[("payment_activity", activity.id)] = (_plain_without_modified(activity), shown)
+        seen[("payment_activity", activity.id)] = _plain_without_modified(activity)
     for credit in bundle.credits:
         c = ledger.credits[credit.id]
         seen[("credit", credit.id)] = (_plain_without_modified(credit), c.unallocated, c.reversed, [d.id for d in c.debits])
@@ -527,8 +532,20 @@ def _records_by_key(bundle: CustomerRecords) -> dict[tuple[str, int], Any]:
     return found
 
 
-def _stamp_changes(workspace: Workspace, account: Account, ledgers: dict[int, CustomerLedger], now: datetime) -> list[Change]:
-    """Set modified = now on every changed record (and its customer); list the changes."""
+def _propagated(bundle: CustomerRecords, changed: set[tuple[str, int]]) -> set[tuple[str, int]]:
+    """What `propagate_modified` adds: the customer, and each activity whose payment/refund changed."""
+    extra = {("customer", bundle.customer.id)}
+    for activity in bundle.payment_activities:
+        if ("payment", activity.payment_id) in changed or ("refund", activity.refund_id) in changed:
+            extra.add(("payment_activity", activity.id))
+    return extra
+
+
+def _stamp_changes(workspace: Workspace, account: Account, ledgers: dict[int, CustomerLedger], now: datetime,
+                   propagate: bool = False) -> list[Change]:
+    """Set modified = now on every record whose own state changed; list the changes (with
+    `propagate`, also the customer and activities that show a changed record, unstamped: the API
+    derives their served modifiedTimestamp)."""
     changes: list[Change] = []
     for customer_id, bundle in workspace.staged.items():
         before: dict[tuple[str, int], Any] = {}
@@ -542,9 +559,11 @@ def _stamp_changes(workspace: Workspace, account: Account, ledgers: dict[int, Cu
         changed = [key for key, value in after.items() if before.get(key) != value]
         if not changed:
             continue
-        changed_keys = set(changed) | {("customer", customer_id)}
+        stamped = set(changed)
+        changed_keys = stamped | (_propagated(bundle, stamped) if propagate else set())
         for key in sorted(changed_keys, key=lambda k: (k[0] != "customer", k)):
-            records[key].modified = now
+            if key in stamped:
+                records[key].modified = now
             created = key not in before
             if created:
                 event = CREATED_EVENTS[key[0]]

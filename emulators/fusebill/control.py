@@ -12,6 +12,9 @@ emulator. Errors answer `{"error": "..."}` with 400 (bad request), 404 (unknown 
     GET  /_emulator/webhooks?api_key=          registrations and delivery attempts
     GET  /_emulator/requests?api_key=          {"total", "by_route", "by_status", "rate_limited"}
     POST /_emulator/faults     {"error_rate", "latency_ms", "status"?, "api_key"?, "seed"?}
+    GET  /_emulator/settings   {"propagate_modified", "max_page_index", "rate_reset_format"}
+    POST /_emulator/settings   any of those                                     -> the settings now
+                               (the strictness switches of rules.py; reset restores the config's)
     POST /_emulator/reset      forget every account, counter, fault and delivery
     GET  /_emulator/health     {"status": "ok", "environment", "base_url", "accounts"}
 """
@@ -147,7 +150,8 @@ def change_records() -> Response:
         raise ControlError(400, f"'at' is not a timestamp: {body['at']!r}") from None
     with account.lock:
         try:
-            outcome = run_commands(state.store, account, body.get("commands"), now, default_effective)
+            outcome = run_commands(state.store, account, body.get("commands"), now, default_effective,
+                                   state.settings.propagate_modified)
         except CommandError as exc:
             return json_response({"error": str(exc), "command_index": exc.index}, 400)
         changed: dict[str, list[int]] = {}
@@ -162,7 +166,7 @@ def _queue_events(account: Account, changes: list, now) -> int:
     if not account.webhooks:
         return 0
     state = emulator_state()
-    ctx = render_context(account, request.url_root.rstrip("/") + "/v1", now)
+    ctx = render_context(account, request.url_root.rstrip("/") + "/v1", now, state.settings.propagate_modified)
     queued = 0
     for change in changes:
         if change.event_type is None:
@@ -245,6 +249,21 @@ def set_faults() -> Response:
     state.faults = Faults(error_rate=error_rate, latency_ms=latency_ms, status=status, api_key=api_key,
                           rng=random.Random(body.get("seed", 0)))
     return json_response(state.faults.describe())
+
+
+@control.get("/settings")
+def get_settings() -> Response:
+    return json_response(emulator_state().settings.describe())
+
+
+@control.post("/settings")
+def change_settings() -> Response:
+    settings = emulator_state().settings
+    try:
+        settings.update(_body())
+    except ValueError as exc:
+        raise ControlError(400, str(exc)) from None
+    return json_response(settings.describe())
 
 
 @control.post("/reset")

@@ -9,8 +9,9 @@
     pageSize=<1..MAX_PAGE_SIZE> & pageNumber=<0-based>
 
 Field names match case-insensitively (the docs write `CurrencyId` and `Invoice.CustomerId`).
-A field the endpoint does not know, a malformed value, or bad paging is a 400 [U]: the real API's
-answer is undocumented, and being strict makes client mistakes visible in tests.
+Each endpoint accepts exactly the filters its documentation lists (rules.py, issue #7), and sorts
+only on those. A field the endpoint does not document, a malformed value, or bad paging is a 400 [U]:
+the real API's answer is undocumented, and being strict makes client mistakes visible in tests.
 """
 from __future__ import annotations
 
@@ -45,13 +46,23 @@ class Field:
 
 
 class FieldSet:
-    """The fields one endpoint accepts, looked up case-insensitively (aliases allowed)."""
+    """The fields one endpoint accepts in `query=` and `sortExpression`, looked up case-insensitively
+    (aliases: a second documented name for the same field). `default_sort` orders a list without
+    `sortExpression`; it need not be a filter field itself (the id order, [U])."""
 
-    def __init__(self, fields: Iterable[Field], aliases: Mapping[str, str] | None = None, default_sort: str = "id") -> None:
+    def __init__(self, fields: Iterable[Field], aliases: Mapping[str, str] | None = None,
+                 default_sort: str | Field = "id") -> None:
         self._by_name = {f.name.lower(): f for f in fields}
+        self._names = {f.name for f in self._by_name.values()}
         for alias, target in (aliases or {}).items():
             self._by_name[alias.lower()] = self._by_name[target.lower()]
-        self.default_sort = self._by_name[default_sort.lower()]
+            self._names.add(alias)
+        self.default_sort = default_sort if isinstance(default_sort, Field) else self._by_name[default_sort.lower()]
+
+    @property
+    def names(self) -> set[str]:
+        """Every accepted name (fields and aliases), as written."""
+        return set(self._names)
 
     def get(self, name: str) -> Field:
         found = self._by_name.get(name.strip().lower())
@@ -177,7 +188,8 @@ def sorting(args: Mapping[str, str], fields: FieldSet) -> tuple[Field, bool]:
     return field, order == "descending"
 
 
-def page_of(items: Sequence[Any], args: Mapping[str, str], fields: FieldSet) -> Page:
+def page_of(items: Sequence[Any], args: Mapping[str, str], fields: FieldSet,
+            max_page_index: str = rules.DEFAULT_MAX_PAGE_INDEX) -> Page:
     """Filter by `query`, sort and cut one page of `items`, with Fusebill's paging headers."""
     number, size = paging(args)
     sort_field, descending = sorting(args, fields)
@@ -194,5 +206,6 @@ def page_of(items: Sequence[Any], args: Mapping[str, str], fields: FieldSet) -> 
     headers = shapes.paging_headers(
         count=len(matching), max_count=len(items), page=number, size=size,
         sort_order=shapes.SORT_DESCENDING if descending else shapes.SORT_ASCENDING, sort_expression=sort_field.name,
+        max_page_index=max_page_index,
     )
     return Page(items=matching[start:start + size], headers=headers)

@@ -35,8 +35,9 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._counts: dict[str, tuple[int, int, int, int]] = {}  # key -> (minute window, count, day window, count)
 
-    def check(self, api_key: str, limits: RateLimits) -> Decision:
-        """Count one request for `api_key` unless a limit is already reached."""
+    def check(self, api_key: str, limits: RateLimits, reset_format: str = "naive") -> Decision:
+        """Count one request for `api_key` unless a limit is already reached. `reset_format` ("naive" or
+        "offset") is how the X-Rate-Limit-Reset-* timestamps are written (rules.RATE_RESET_FORMATS)."""
         now = self._clock()
         minute_window = int(now // self._minute)
         day_window = int(now // self._day)
@@ -57,7 +58,7 @@ class RateLimiter:
             self._counts[api_key] = (m_window, m_count, d_window, d_count)
         headers = shapes.rate_limit_headers(
             limits.per_minute, limits.per_minute - m_count, _utc((minute_window + 1) * self._minute),
-            limits.per_day, limits.per_day - d_count, _utc((day_window + 1) * self._day),
+            limits.per_day, limits.per_day - d_count, _utc((day_window + 1) * self._day), reset_format,
         )
         limit = limits.per_day if exceeded == "day" else limits.per_minute
         return Decision(allowed=exceeded is None, exceeded=exceeded, limit=limit, headers=headers)

@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable
 
+from emulators.fusebill import rules as strict
 from emulators.sampledata.money import ZERO, format_timestamp, quantum
 from emulators.sampledata.records import (
     Allocation, Credit, CreditNote, Customer, Debit, Invoice, Payment, PaymentActivity, Refund, TaxRule, WriteOff,
@@ -58,18 +59,22 @@ def rate_limit_message(window: str, limit: int) -> str:
 # criteria"; read here as the size of the collection before filtering [U].
 # X-NextPage on the last page and X-MaxPageIndex of an empty result are undocumented: -1 and 0 [U]
 # (0, not -1, so a client looping `until pageNumber == X-MaxPageIndex` stops on an empty list).
+# X-MaxPageIndex is the last 0-based index or the number of pages, per the `max_page_index` switch
+# (rules.MAX_PAGE_INDEX_MEANINGS).
 NO_PAGE = -1
 SORT_ASCENDING, SORT_DESCENDING = "Ascending", "Descending"
 
 
-def paging_headers(count: int, max_count: int, page: int, size: int, sort_order: str, sort_expression: str) -> dict[str, str]:
-    last = max(0, -(-count // size) - 1)
+def paging_headers(count: int, max_count: int, page: int, size: int, sort_order: str, sort_expression: str,
+                   max_page_index: str = strict.DEFAULT_MAX_PAGE_INDEX) -> dict[str, str]:
+    pages = -(-count // size)
+    last = max(0, pages - 1)
     return {
         "X-Count": str(count),
         "X-MaxCount": str(max_count),
         "X-CurrentPage": str(page),
         "X-PageSize": str(size),
-        "X-MaxPageIndex": str(last),
+        "X-MaxPageIndex": str(pages if max_page_index == "page_count" else last),
         "X-NextPage": str(page + 1 if page < last else NO_PAGE),
         "X-PreviousPage": str(page - 1 if page > 0 else NO_PAGE),
         "X-SortOrder": sort_order,
@@ -77,18 +82,26 @@ def paging_headers(count: int, max_count: int, page: int, size: int, sort_order:
     }
 
 
-# --- rate-limit headers (§1.6 [V] names; reset as a timestamp without offset [I]) -------------
+# --- rate-limit headers (§1.6 [V] names; the reset timestamp's form per rules.RATE_RESET_FORMATS) --
+# Never a Retry-After header (rules.SEND_RETRY_AFTER).
+
+
+def reset_timestamp(moment: datetime, reset_format: str) -> str:
+    """A UTC reset time as "2025-03-01T12:01:00" ("naive") or "2025-03-01T12:01:00+00:00" ("offset")."""
+    text = format_timestamp(moment)
+    return text + "+00:00" if reset_format == "offset" else text
 
 
 def rate_limit_headers(limit_minute: int, remaining_minute: int, reset_minute: datetime,
-                       limit_day: int, remaining_day: int, reset_day: datetime) -> dict[str, str]:
+                       limit_day: int, remaining_day: int, reset_day: datetime,
+                       reset_format: str = "naive") -> dict[str, str]:
     return {
         "X-Rate-Limit-Limit-Minute": str(limit_minute),
         "X-Rate-Limit-Remaining-Minute": str(max(0, remaining_minute)),
-        "X-Rate-Limit-Reset-Minute": format_timestamp(reset_minute),
+        "X-Rate-Limit-Reset-Minute": reset_timestamp(reset_minute, reset_format),
         "X-Rate-Limit-Limit-Day": str(limit_day),
         "X-Rate-Limit-Remaining-Day": str(max(0, remaining_day)),
-        "X-Rate-Limit-Reset-Day": format_timestamp(reset_day),
+        "X-Rate-Limit-Reset-Day": reset_timestamp(reset_day, reset_format),
     }
 
 
@@ -176,6 +189,10 @@ class RenderContext:
     ledger: Callable[[int], "CustomerLedger"]
     tax_rule: Callable[[int], TaxRule]
     payment_activity: Callable[[int, int], PaymentActivity]  # (customer id, activity id)
+    # The modifiedTimestamp served for a customer / payment activity: its own stamp, or a propagated
+    # one under the `propagate_modified` switch (rules.py).
+    customer_modified: Callable[[Customer], datetime] = lambda c: c.modified
+    activity_modified: Callable[[PaymentActivity], datetime] = lambda a: a.modified
 
     def uri(self, collection: str, record_id: object) -> str:
         return f"{self.base_url}/{collection}/{record_id}"
@@ -221,7 +238,7 @@ def customer(c: Customer, ctx: RenderContext) -> dict[str, Any]:
         "customerAcquisition": {"adContent": None, "campaign": None, "landingPage": None, "medium": None, "source": None},
         "createdTimestamp": _ts(c.created),
         "activationTimestamp": _ts(c.activated),
-        "modifiedTimestamp": _ts(c.modified),
+        "modifiedTimestamp": _ts(ctx.customer_modified(c)),
         "id": c.id,
         "uri": ctx.uri("customers", c.id),
     }
@@ -320,10 +337,19 @@ def _tax(tax, currency: str) -> dict[str, Any]:
 def invoice(inv: Invoice, state: "InvoiceState", ctx: RenderContext, with_lines: bool = True) -> dict[str, Any]:
     """Invoice (§3.2): fields and order [V] up to `invoiceInMemoryOnly`; `datePaid`, `currency`,
     `customerId` snapshot fields and charge/tax fields [U]. Without lines (`GET /Invoices`,
-    "no line items", §2) `charges` is null [U] while `taxes` stay."""
+    "no line items", §2) every nested collection and object is null (rules.INVOICE_LIST_NULLED_FIELDS:
+    charges, chargeGroups, taxes, paymentSchedules, invoiceCustomer, invoiceCustomerAddressPreference)."""
+    body = _full_invoice(inv, state, ctx)
+    if not with_lines:
+        for name in strict.INVOICE_LIST_NULLED_FIELDS:
+            body[name] = None
+    return body
+
+
+def _full_invoice(inv: Invoice, state: "InvoiceState", ctx: RenderContext) -> dict[str, Any]:
     c = ctx.customer(inv.customer_id)
     cur = inv.currency
-    rules = {tax.tax_rule_id: ctx.tax_rule(tax.tax_rule_id) for tax in inv.taxes}
+    tax_rules = {tax.tax_rule_id: ctx.tax_rule(tax.tax_rule_id) for tax in inv.taxes}
     return {
         "invoiceNumber": inv.invoice_number,
         "invoiceSignature": None,
@@ -331,7 +357,7 @@ def invoice(inv: Invoice, state: "InvoiceState", ctx: RenderContext, with_lines:
         "effectiveTimestamp": _ts(inv.posted),
         "postedTimestamp": _ts(inv.posted),
         "modifiedTimestamp": _ts(inv.modified),
-        "charges": [_charge(charge, inv) for charge in inv.charges] if with_lines else None,
+        "charges": [_charge(charge, inv) for charge in inv.charges],
         "chargeGroups": None,
         "subtotal": _m(inv.subtotal, cur),
         "invoiceAmount": _m(inv.invoice_amount, cur),
@@ -343,10 +369,10 @@ def invoice(inv: Invoice, state: "InvoiceState", ctx: RenderContext, with_lines:
         "isDefaultTerms": True,
         "customerId": inv.customer_id,
         "invoiceCustomer": _customer_snapshot(c),
-        "invoiceCustomerAddressPreference": address_preferences(c, ctx) if with_lines else None,
+        "invoiceCustomerAddressPreference": address_preferences(c, ctx),
         "sumOfCreditNotes": _m(state.credit_notes_total, cur),
         "totalWriteoffs": _m(state.write_offs_total, cur),
-        "taxes": [{**_tax(tax, cur), "registrationCode": rules[tax.tax_rule_id].registration_code} for tax in inv.taxes],
+        "taxes": [{**_tax(tax, cur), "registrationCode": tax_rules[tax.tax_rule_id].registration_code} for tax in inv.taxes],
         "totalDiscount": _m(ZERO, cur),
         "paymentSchedules": [{
             "dueDate": _ts(inv.due_date),
@@ -507,9 +533,15 @@ def payment(p: Payment, ledger: "CustomerLedger", ctx: RenderContext) -> dict[st
     }
 
 
+def gateway_name(a: PaymentActivity) -> str | None:
+    """`paymentGateway` (and the GatewayName filter): none for manual payments [U]."""
+    return None if a.source == "Manual" else "Emulated Gateway"
+
+
 def payment_activity(a: PaymentActivity, ledger: "CustomerLedger", ctx: RenderContext) -> dict[str, Any]:
     """Payment activity (§3.4) [V field list and example]. `modifiedTimestamp` (a documented
-    filter) as a field, and the `customer`/`invoices` sub-objects' fields, are [U]."""
+    filter) as a field [I], and the `customer`/`invoices` sub-objects' fields, are [U]. Lists carry
+    this whole object (Help/Api returns a collection of it) [V §3.4]."""
     transaction: dict[str, Any] | None = None
     invoices: list[dict[str, Any]] = []
     if a.payment_id is not None:
@@ -526,7 +558,7 @@ def payment_activity(a: PaymentActivity, ledger: "CustomerLedger", ctx: RenderCo
         "status": a.status,
         "effectiveTimestamp": _ts(a.effective),
         "createdTimestamp": _ts(a.created),
-        "modifiedTimestamp": _ts(a.modified),
+        "modifiedTimestamp": _ts(ctx.activity_modified(a)),
         "source": a.source,
         "method": a.method,
         "transactionType": a.transaction_type,
@@ -534,7 +566,7 @@ def payment_activity(a: PaymentActivity, ledger: "CustomerLedger", ctx: RenderCo
         "gatewayFee": None,
         "currency": a.currency,
         "transaction": transaction,
-        "paymentGateway": None if a.source == "Manual" else "Emulated Gateway",
+        "paymentGateway": gateway_name(a),
         "methodIsAch": a.method.startswith("ACH"),
         "isOutsidePayment": a.source == "Manual",
         "parentCustomerId": None,
@@ -584,17 +616,28 @@ def credit(cr: Credit, ledger: "CustomerLedger", ctx: RenderContext) -> dict[str
     }
 
 
-def credit_note(note: CreditNote, ledger: "CustomerLedger", ctx: RenderContext) -> dict[str, Any]:
+def credit_note(note: CreditNote, ledger: "CustomerLedger", ctx: RenderContext, summary: bool = False) -> dict[str, Any]:
     """Credit note = charge reversal (§3.7): `netAmount`, `creditNotesNumber`, `invoiceNumber`,
     `invoice`, `customerName`... [V]; `invoiceId`, the line fields beyond `chargeGroup*`, the
-    reversed `taxes[]`, `totalTaxAmount`, `totalAmount` and `modifiedTimestamp` [U]."""
+    reversed `taxes[]`, `totalTaxAmount` and `totalAmount` [U]. No `modifiedTimestamp`: none is
+    documented (rules.py). `summary=True` is the `GET /CreditNotes` item: without
+    rules.CREDIT_NOTE_LIST_OMITTED_FIELDS (the embedded invoice, lineItems, taxes)."""
+    body = _full_credit_note(note, ledger, ctx)
+    if summary:
+        for name in strict.CREDIT_NOTE_LIST_OMITTED_FIELDS:
+            del body[name]
+    return body
+
+
+def _full_credit_note(note: CreditNote, ledger: "CustomerLedger", ctx: RenderContext) -> dict[str, Any]:
     state = ledger.invoices[note.invoice_id]
     inv = state.invoice
     c = ctx.customer(note.customer_id)
     charges = {charge.transaction_id: charge for charge in inv.charges}
-    summary = invoice(inv, state, ctx, with_lines=False)
-    for heavy in ("invoiceCustomer", "invoiceCustomerAddressPreference", "taxes", "paymentSchedules"):
-        summary.pop(heavy)
+    embedded = _full_invoice(inv, state, ctx)
+    embedded["chargeGroups"] = None
+    for name in strict.EMBEDDED_INVOICE_OMITTED_FIELDS:
+        del embedded[name]
     return {
         "netAmount": _m(note.net_amount, note.currency),
         "invoiceNumber": inv.invoice_number,
@@ -602,13 +645,12 @@ def credit_note(note: CreditNote, ledger: "CustomerLedger", ctx: RenderContext) 
         "reference": note.reference,
         "customerId": note.customer_id,
         "invoiceId": note.invoice_id,
-        "invoice": summary,
+        "invoice": embedded,
         "currency": note.currency,
         "customerName": " ".join(part for part in (c.first_name, c.last_name) if part) or None,
         "customerCompany": c.company_name,
         "invoicePostedDate": _ts(inv.posted),
         "effectiveTimestamp": _ts(note.effective),
-        "modifiedTimestamp": _ts(note.modified),
         "lineItems": [{
             "chargeGroupName": charges[line.charge_transaction_id].name,
             "chargeGroupDescription": charges[line.charge_transaction_id].description,

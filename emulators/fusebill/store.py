@@ -143,7 +143,18 @@ class Account:
         self.seed_summary = None
 
     def load_dataset(self, dataset: Dataset) -> None:
-        """Take every customer of `dataset` (validated by replaying each one first)."""
+        """Take every customer of `dataset` (validated by replaying each one first).
+
+        The generator stamps a customer, and the activity showing a payment, whenever one of their
+        records changes. The emulator keeps only each record's own stamp (rules.py,
+        "modifiedTimestamp"), so it re-derives those two here: a generated customer changes itself only
+        when it is created and activated, a generated payment activity only when it is created.
+        (`propagate_modified` serves the generator's values again: the latest stamp among them.)"""
+        for bundle in dataset.customers:
+            customer = bundle.customer
+            customer.modified = customer.activated or customer.created
+            for activity in bundle.payment_activities:
+                activity.modified = activity.created
         ledgers = [(bundle, replay(bundle)) for bundle in dataset.customers]
         self.tax_rules = {rule.id: rule for rule in dataset.tax_rules}
         for bundle, ledger in ledgers:

@@ -101,6 +101,13 @@ class RunningFusebill:
         body = {"error_rate": Decimal(str(error_rate)), "latency_ms": latency_ms, "status": status, "api_key": api_key, "seed": seed}
         return self._control("POST", "/faults", body)
 
+    def settings(self, **changes: Any) -> dict[str, Any]:
+        """Read, or change, the strictness switches (propagate_modified, max_page_index,
+        rate_reset_format; see emulators/fusebill/rules.py). They apply to the whole emulator."""
+        if changes:
+            return self._control("POST", "/settings", changes)
+        return self._control("GET", "/settings")
+
     def reset(self) -> None:
         self._control("POST", "/reset", {})
 

@@ -66,9 +66,10 @@ def test_a_rename_bumps_the_customer_and_shows_in_an_incremental_query(emulator,
     assert recent[0]["companyName"] == "Renamed: Ltd" and recent[0]["modifiedTimestamp"] == since
 
 
-def test_a_payment_bumps_the_invoice_payment_activity_and_customer(emulator, clock):
+def test_a_payment_bumps_the_invoice_payment_and_new_activity_but_not_the_customer(emulator, clock):
     key = emulator.create_account("live")
     customer_id, invoice_id = _customer_with_invoice(emulator, key, "80.00")
+    customer_stamp = _get(emulator, key, f"/customers/{customer_id}")["modifiedTimestamp"]
     stamp = clock.tick()
     result = emulator.records(key, {
         "op": "collect_payment", "customer_id": customer_id, "amount": "100.00",
@@ -76,9 +77,8 @@ def test_a_payment_bumps_the_invoice_payment_activity_and_customer(emulator, clo
     })
     payment_id = result["results"][0]["id"]
     activity_id = result["results"][0]["paymentActivityId"]
-    assert result["changed"] == {
-        "customer": [customer_id], "invoice": [invoice_id], "payment": [payment_id], "payment_activity": [activity_id],
-    }
+    assert result["changed"] == {"invoice": [invoice_id], "payment": [payment_id], "payment_activity": [activity_id]}
+    assert _get(emulator, key, f"/customers/{customer_id}")["modifiedTimestamp"] == customer_stamp
     invoice = _get(emulator, key, f"/Invoices/{invoice_id}")
     assert (invoice["outstandingBalance"], invoice["totalPayments"], invoice["modifiedTimestamp"]) == (Decimal("0.00"), Decimal("80.00"), stamp)
     payment = _get(emulator, key, f"/payments/{payment_id}")
