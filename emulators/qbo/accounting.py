@@ -249,6 +249,7 @@ def auto_apply_credits(ctx: "OpContext", invoice: dict) -> dict:
     if zero_payment_lines:
         body = {
             "CustomerRef": {"value": customer_id},
+            "CurrencyRef": {"value": currency},
             "TotalAmt": 0,
             "TxnDate": invoice["TxnDate"],
             "PrivateNote": rules.AUTO_APPLY_PRIVATE_NOTE,

@@ -43,9 +43,15 @@ TAX_SETUPS = {
                      "Minister of Finance (BC)": "PST Payable"},
         "rates": (("GST", "5", "Canada Revenue Agency"), ("HST ON", "13", "Canada Revenue Agency"),
                   ("QST", "9.975", "Revenu Quebec"), ("PST BC", "7", "Minister of Finance (BC)"),
-                  ("Exempt", "0", "Canada Revenue Agency"), ("Zero-rated", "0", "Canada Revenue Agency")),
+                  ("Exempt", "0", "Canada Revenue Agency"), ("Zero-rated", "0", "Canada Revenue Agency"),
+                  ("HST NB", "15", "Canada Revenue Agency"), ("HST NL", "15", "Canada Revenue Agency"),
+                  ("HST NS", "14", "Canada Revenue Agency"), ("HST PE", "15", "Canada Revenue Agency")),
+        # Combined codes group two rates (rules: Canadian combined tax codes, names [U]); HST is one
+        # harmonized rate per province. Appended after the original codes so their ids stay put.
         "codes": (("GST", ("GST",)), ("HST ON", ("HST ON",)), ("QST", ("QST",)), ("PST BC", ("PST BC",)),
-                  ("Exempt", ("Exempt",)), ("Zero-rated", ("Zero-rated",))),
+                  ("Exempt", ("Exempt",)), ("Zero-rated", ("Zero-rated",)),
+                  ("GST/QST QC", ("GST", "QST")), ("GST/PST BC", ("GST", "PST BC")),
+                  ("HST NB", ("HST NB",)), ("HST NL", ("HST NL",)), ("HST NS", ("HST NS",)), ("HST PE", ("HST PE",))),
     },
     "GB": {
         "agencies": {"HM Revenue & Customs": "VAT Control"},

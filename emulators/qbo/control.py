@@ -4,7 +4,7 @@
 |---|---|---|
 | `POST /_emulator/companies` | `{"name", "country"?, "home_currency"?, "multicurrency"?, "tax"?, "auto_apply_credits"?, "custom_txn_numbers"?, "owner_name"?, "us_sales_tax_rate_percent"?}` | new sandbox company → `{"realmId"}` |
 | `GET /_emulator/companies` | | `{"companies": [{realmId, name, settings}]}` |
-| `PATCH /_emulator/companies/<realm>/preferences` | `{"auto_apply_credits"?, "custom_txn_numbers"?, "multicurrency"?}` | the user changing a setting in the QBO UI |
+| `PATCH /_emulator/companies/<realm>/preferences` | `{"auto_apply_credits"?, "custom_txn_numbers"?, "multicurrency"?, "book_close_date"?}` | the user changing a setting in the QBO UI (`book_close_date`: "YYYY-MM-DD" closes the books up to that date, null reopens them) |
 | `POST /_emulator/companies/<realm>/accounts` | `{"accounts": [{"Name", "AccountType", "AccountSubType"?, "Active"?, "CurrencyRef"?}]}` | bulk create, no throttling → `{"accounts": [{Id, Name}]}` |
 | `GET /_emulator/companies/<realm>/ledger` | | every account's balance, P&L accounts included |
 | `POST /_emulator/deposits` | `{"realmId", "payment_ids"}` | mark payments deposited (then 6540 on change) |
@@ -24,6 +24,7 @@ call; `expire_tokens: true` expires every access token issued so far.
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from flask import Blueprint, Response, current_app, request
@@ -90,7 +91,7 @@ def list_companies() -> Response:
 def patch_preferences(realm_id: str) -> Response:
     state = _state()
     body = _body()
-    allowed = {"auto_apply_credits", "custom_txn_numbers", "multicurrency"}
+    allowed = {"auto_apply_credits", "custom_txn_numbers", "multicurrency", "book_close_date"}
     unknown = set(body) - allowed
     if unknown:
         raise ValueError(f"cannot change {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(allowed))})")
@@ -99,11 +100,22 @@ def patch_preferences(realm_id: str) -> Response:
         if company.settings.multicurrency and body.get("multicurrency") is False:
             raise ValueError("multicurrency cannot be turned off once on (QBO rule)")
         for key, value in body.items():
-            setattr(company.settings, key, bool(value))
+            setattr(company.settings, key, _preference_value(key, value))
         company.preferences_sync_token += 1
         company.preferences_updated_at = meta_timestamp(state.clock.now())
         state.save_company_header(company)
         return _json(state.company_summary(company))
+
+
+def _preference_value(key: str, value: object) -> object:
+    """Switches are booleans; the closing date is a date or null."""
+    if key != "book_close_date":
+        return bool(value)
+    if value is None:
+        return None
+    if isinstance(value, str) and valid_date(value):
+        return date.fromisoformat(value).isoformat()
+    raise ValueError("book_close_date must be YYYY-MM-DD or null")
 
 
 @blueprint.post("/companies/<realm_id>/accounts")

@@ -6,7 +6,7 @@ requestid replay, fault injection).
 """
 from __future__ import annotations
 
-from . import faults, query, rules
+from . import faults, query, rules, transactions
 from .entities import registry
 from .entities.base import EntityType, OpContext, blank_scalar, check_sync_token, numeric_id
 from .entities.reference import USD_PER_UNIT, CompanyInfoType, ExchangeRateType, PreferencesType, valid_date
@@ -14,9 +14,10 @@ from .faults import QboFault
 from .state import EmulatorState
 from .store import name_key
 
-NAMELISTS = ("Customer", "Item", "Account")
+NAMELISTS = ("Customer", "Vendor", "Employee", "Item", "Account")
 # Name fields answered from Company.names (which holds the full name, case-folded like the query compare).
-NAME_INDEX = {"Customer": "displayname", "Item": "fullyqualifiedname", "Account": "fullyqualifiedname"}
+NAME_INDEX = {"Customer": "displayname", "Vendor": "displayname", "Employee": "displayname",
+              "Item": "fullyqualifiedname", "Account": "fullyqualifiedname"}
 _INDEX_MATCHES_COMPARE = rules.NAME_UNIQUENESS_CASE_INSENSITIVE == rules.QUERY_STRINGS_CASE_INSENSITIVE
 # Fields whose value the emulator computes when rendering (queries on them render rows first).
 COMPUTED_FIELDS = {"Customer": {"balance", "balancewithjobs"},
@@ -87,9 +88,11 @@ def write(ctx: OpContext, handler: EntityType, body: object, operation: str, inc
         existing = _existing(ctx, handler, entity_id)
         sparse = body.get("sparse") is True or str(body.get("sparse")).lower() == "true"
         doc = handler.update(ctx, existing, body, sparse)
+        transactions.check_open_period(ctx, handler.name, existing, doc)
     else:
         # A create ignores the SyncToken 0 and sparse false python-quickbooks always sends.
         doc = handler.create(ctx, {key: value for key, value in body.items() if key not in ("Id", "SyncToken", "sparse")})
+        transactions.check_open_period(ctx, handler.name, doc)
     return {handler.name: handler.render(ctx.company, doc)}
 
 
@@ -108,6 +111,7 @@ def _delete(ctx: OpContext, handler: EntityType, body: dict) -> dict:
         raise faults.required("Id")
     existing = _existing(ctx, handler, body["Id"])
     check_sync_token(ctx, existing, body)
+    transactions.check_open_period(ctx, handler.name, existing)
     handler.delete(ctx, existing)
     return {handler.name: {"domain": "QBO", "status": "Deleted", "Id": existing["Id"]}}
 
@@ -119,6 +123,7 @@ def _void(ctx: OpContext, handler: EntityType, body: dict) -> dict:
         raise faults.required("Id")
     existing = _existing(ctx, handler, body["Id"])
     check_sync_token(ctx, existing, body)
+    transactions.check_open_period(ctx, handler.name, existing)
     doc = handler.void(ctx, existing)
     return {handler.name: handler.render(ctx.company, doc)}
 
@@ -132,11 +137,8 @@ def run_query(ctx: OpContext, text: str) -> dict:
     if handler is None:
         raise faults.from_rule(rules.QUERY_UNKNOWN_ENTITY_FAULT, element=None, name=parsed.entity)
     name = handler.name
-    known = {key.lower() for key in handler.queryable_fields()}
+    _check_query_paths(handler, parsed)
     used = [condition.path for condition in parsed.conditions] + [path for path, _ in parsed.order] + (parsed.fields or [])
-    for path in used:
-        if path.split(".")[0].lower() not in known:
-            raise faults.from_rule(rules.QUERY_UNKNOWN_PROPERTY_FAULT, element=None, name=path)
 
     conditions = list(parsed.conditions)
     if name in NAMELISTS and rules.QUERY_NAMELISTS_DEFAULT_ACTIVE_ONLY and not any(
@@ -167,6 +169,25 @@ def run_query(ctx: OpContext, text: str) -> dict:
     if name in rules.QUERY_TYPES_WITH_TOTALCOUNT:
         response["totalCount"] = len(page)
     return {"QueryResponse": response}
+
+
+def _check_query_paths(handler: EntityType, parsed: query.Query) -> None:
+    """4001 for a path the query may not use: unknown in SELECT, not filterable in WHERE, not sortable
+    in ORDERBY (rules.QUERY_FILTERABLE / QUERY_SORTABLE, qbo-api §1.3)."""
+    known = {key.lower() for key in handler.queryable_fields()}
+    filterable = _lowered(rules.QUERY_FILTERABLE.get(handler.name, rules.QUERY_FILTERABLE_DEFAULT))
+    sortable = _lowered(rules.QUERY_SORTABLE.get(handler.name, rules.QUERY_FILTERABLE_DEFAULT))
+    checks = [(path, path.split(".")[0].lower() in known) for path in parsed.fields or []]
+    checks += [(condition.path, condition.path.lower() in filterable) for condition in parsed.conditions]
+    if rules.QUERY_ORDERBY_NEEDS_SORTABLE:
+        checks += [(path, path.lower() in sortable) for path, _descending in parsed.order]
+    for path, allowed in checks:
+        if not allowed:
+            raise faults.from_rule(rules.QUERY_UNKNOWN_PROPERTY_FAULT, element=None, name=path)
+
+
+def _lowered(paths: frozenset[str]) -> frozenset[str]:
+    return frozenset(path.lower() for path in paths)
 
 
 def _candidates(ctx: OpContext, handler: EntityType, conditions: list[query.Condition]):

@@ -285,6 +285,8 @@ def resolve_path(doc: dict, path: str) -> object:
             return None
     if isinstance(current, dict) and "value" in current:
         return current["value"]
+    if isinstance(current, dict) and "Address" in current:  # PrimaryEmailAddr compares its Address
+        return current["Address"]
     return current
 
 

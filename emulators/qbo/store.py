@@ -28,7 +28,8 @@ from .money import ZERO, dumps, loads
 # Entities whose records are indexed by the customer they belong to.
 CUSTOMER_LINKED = ("Invoice", "CreditMemo", "Payment", "RefundReceipt", "JournalEntry")
 # Entities with a unique name, and the field holding it.
-NAMED = {"Customer": "DisplayName", "Item": "FullyQualifiedName", "Account": "FullyQualifiedName"}
+NAMED = {"Customer": "DisplayName", "Vendor": "DisplayName", "Employee": "DisplayName", "Item": "FullyQualifiedName",
+         "Account": "FullyQualifiedName"}
 # Entities whose DocNumber is tracked for the duplicate check.
 NUMBERED = ("Invoice", "CreditMemo", "RefundReceipt", "JournalEntry")
 
@@ -36,6 +37,8 @@ NUMBERED = ("Invoice", "CreditMemo", "RefundReceipt", "JournalEntry")
 # transactions from another (the recorded Customer 70 / Vendor 71 pair; Invoice/Payment/JE ids).
 ID_FAMILIES = {
     "Customer": "name",
+    "Vendor": "name",
+    "Employee": "name",
     "Item": "item",
     "Account": "account",
     "Invoice": "txn",
@@ -74,6 +77,7 @@ class CompanySettings:
     custom_txn_numbers: bool = False
     owner_name: str = "Sandbox Owner"
     us_sales_tax_rate_percent: str | None = None
+    book_close_date: str | None = None  # Preferences.AccountingInfoPrefs.BookCloseDate ("YYYY-MM-DD")
 
 
 class Company:
@@ -115,6 +119,16 @@ class Company:
     def find_by_doc_number(self, entity: str, number: str) -> str | None:
         ids = self.doc_numbers[entity].get(number.strip().lower())
         return min(ids, key=int) if ids else None
+
+    def doc_number_owner(self, number: str, hidden: set | frozenset = frozenset(),
+                         own: tuple[str, str] | None = None) -> tuple[str, str] | None:
+        """(entity, id) of a visible transaction of any numbered type using `number`, other than `own`."""
+        key = number.strip().lower()
+        for entity in NUMBERED:
+            for entity_id in sorted(self.doc_numbers[entity].get(key, ()), key=int):
+                if (entity, entity_id) != own and (entity, entity_id) not in hidden:
+                    return entity, entity_id
+        return None
 
     def customer_documents(self, customer_id: str) -> Iterator[tuple[str, dict]]:
         for entity, entity_id in sorted(self.by_customer.get(customer_id, ()), key=lambda k: (k[0], int(k[1]))):

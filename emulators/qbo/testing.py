@@ -89,6 +89,11 @@ class RunningEmulator:
     def set_preferences(self, realm_id: str, **preferences: Any) -> dict:
         return self.control(f"companies/{realm_id}/preferences", preferences, method="PATCH")
 
+    def set_closing_date(self, realm_id: str, day: str | None) -> dict:
+        """Close the books up to and including `day` ("YYYY-MM-DD"; None reopens them): writes dated
+        on or before it are refused with 6210, and Preferences show it as BookCloseDate."""
+        return self.set_preferences(realm_id, book_close_date=day)
+
     def create_accounts(self, realm_id: str, accounts: list[dict]) -> list[dict]:
         return self.control(f"companies/{realm_id}/accounts", {"accounts": accounts})["accounts"]
 

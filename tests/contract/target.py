@@ -64,11 +64,24 @@ class QboTarget:
             "tax": _tax_mode(prefs),
             "multicurrency": prefs.CurrencyPrefs.MultiCurrencyEnabled,
             "auto_apply_credits": getattr(prefs.SalesFormsPrefs, "AutoApplyCredit", None),
+            "custom_txn_numbers": getattr(prefs.SalesFormsPrefs, "CustomTxnNumbers", None),
         }
         for key, wanted in setup.items():
             if key in actual and actual[key] != wanted:
                 pytest.skip(f"the connected QBO sandbox has {key}={actual[key]!r}; this test needs {wanted!r}")
         return self
+
+    def books_closed_through(self, day: str) -> str:
+        """The closing date a closed-books test writes against. The emulator closes the books through
+        `day` (control API); a real sandbox keeps its own Preferences BookCloseDate, which the API
+        cannot set, so the test is skipped when the company has none."""
+        if self.is_emulator:
+            self.emulator.set_closing_date(self.realm_id, day)
+            return day
+        closing = getattr(self.preferences().AccountingInfoPrefs, "BookCloseDate", "")
+        if not closing:
+            pytest.skip("the connected QBO sandbox has no closing date; set one under Account and settings > Advanced")
+        return closing
 
     def preferences(self) -> Preferences:
         return Preferences.get(qb=self.qb)

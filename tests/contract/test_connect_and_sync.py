@@ -86,6 +86,7 @@ def test_foreign_document_without_exchange_rate_is_stored_at_1(qbo_target: QboTa
     item = target.item()
     invoice = Invoice()
     invoice.CustomerRef = customer.to_ref()
+    invoice.CurrencyRef = customer.CurrencyRef  # required in a multicurrency company (rules: Strict documents)
     invoice.Line = [target._sales_line(item, "100.00", target._tax_code("NON"))]
     invoice.ExchangeRate = None  # leave it out of the body
     invoice = invoice.save(qb=target.qb)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Iterable
 
 from .. import faults, rules
+from . import characters, schema
 from ..clock import meta_timestamp, pacific_date
 from ..faults import QboFault
 from ..money import CURRENCY_NAMES, to_decimal
@@ -45,6 +46,12 @@ class OpContext:
         if key in self.hidden:
             return None
         return self.company.get(entity, str(entity_id))
+
+    @property
+    def uniqueness_hidden(self) -> set[tuple[str, str]]:
+        """The batch creations a uniqueness check (names, DocNumber) ignores: none while
+        rules.BATCH_ITEMS_SHARE_UNIQUENESS holds, since a later item cannot take an earlier one's name."""
+        return set() if rules.BATCH_ITEMS_SHARE_UNIQUENESS else self.hidden
 
     def today(self) -> date:
         """The date QBO fills in when TxnDate is omitted (rules.TXN_DATE_FROM_SERVER_ZONE)."""
@@ -100,10 +107,15 @@ def clean(value: object) -> object:
 # ---- field readers -----------------------------------------------------------------------------
 
 def check_known_keys(entity: str, body: dict, known: frozenset[str]) -> None:
-    """2010 for a top-level key QBO's schema does not know (qbo-response-examples §5.8)."""
+    """What QBO checks of a request body before any business rule: 2010 for a key its schema does not
+    know, top-level (qbo-response-examples §5.8) or nested (schema.check_nested); 2040 for characters a
+    name may not hold and 2210 for a malformed e-mail address (characters.py)."""
     for key in body:
         if key not in known:
             raise faults.unknown_property(key, entity, len(known))
+    schema.check_nested(entity, body)
+    characters.check_name_characters(entity, body)
+    characters.check_emails(body)
 
 
 def text(body: dict, key: str, *, limit: int | None = None, element: str | None = None) -> str | None:

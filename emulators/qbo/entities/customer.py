@@ -8,7 +8,6 @@ open A/R amount, writable only as the opening balance on create; `FullyQualified
 from __future__ import annotations
 
 from .. import accounting, faults, rules
-from ..faults import QboFault
 from ..money import round_money
 from .base import (
     ENTITY_KEYS,
@@ -29,15 +28,9 @@ from .base import (
     resolve,
     text,
 )
-from .namelist import active_name, check_no_colon, check_unique
+from .namelist import NAME_PARTS, NAMEBASE_KEYS, active_name, check_no_colon, check_unique, display_name
 
-NAME_PARTS = ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")
-
-KNOWN = ENTITY_KEYS | frozenset({
-    # NameBase
-    "IntuitId", "Organization", "Title", "GivenName", "MiddleName", "FamilyName", "Suffix", "FullyQualifiedName",
-    "CompanyName", "DisplayName", "PrintOnCheckName", "UserId", "Active", "V4IDPseudonym", "PrimaryPhone",
-    "AlternatePhone", "Mobile", "Fax", "PrimaryEmailAddr", "WebAddr", "OtherContactInfo", "DefaultTaxCodeRef",
+KNOWN = ENTITY_KEYS | NAMEBASE_KEYS | frozenset({
     # Customer
     "Taxable", "BillAddr", "ShipAddr", "OtherAddr", "ContactName", "AltContactName", "Notes", "Job",
     "BillWithParent", "RootCustomerRef", "ParentRef", "Level", "CustomerTypeRef", "SalesTermRef", "SalesRepRef",
@@ -67,18 +60,7 @@ class CustomerType(EntityType):
 
     def _build(self, ctx: OpContext, fields: dict, existing: dict | None) -> dict:
         parts = {key: text(fields, key, limit=_LIMITS.get(key)) for key in NAME_PARTS}
-        display = text(fields, "DisplayName", limit=_LIMITS["DisplayName"])
-        if display is not None and not display.strip():
-            display = None
-        if display is None:
-            derived = " ".join(value.strip() for value in parts.values() if value and value.strip())
-            if not derived:
-                raise QboFault(
-                    "6080",
-                    "Title, GivenName, MiddleName, FamilyName, DisplayName, Suffix - one of these must be non-empty",
-                    element="",
-                )
-            display = derived
+        display = display_name(fields, _LIMITS)
         active = boolean(fields, "Active", True)
         base_display = active_name(display, True)
         check_no_colon(base_display, "DisplayName")
@@ -180,6 +162,8 @@ class CustomerType(EntityType):
             # A PrintOnCheckName that merely followed the old DisplayName follows the new one.
             fields.pop("PrintOnCheckName", None)
         doc = self._build(ctx, fields, existing)
+        if existing.get("Active", True) and not doc["Active"]:
+            _check_no_open_balance(ctx, existing["Id"])
         return ctx.uow.save(self.name, doc)
 
     def render(self, company, doc: dict) -> dict:
@@ -195,6 +179,13 @@ class CustomerType(EntityType):
         ordered["BalanceWithJobs"] = _number(round_money(with_jobs, currency))
         ordered.update((key, value) for key, value in shown.items() if key not in ordered)
         return ordered
+
+
+def _check_no_open_balance(ctx: OpContext, customer_id: str) -> None:
+    """A customer (with its jobs) that still has an open balance stays active (rules.INACTIVE_WITH_BALANCE_FAULT)."""
+    balance = accounting.customer_balance(ctx.company, customer_id) + accounting.children_balance(ctx.company, customer_id)
+    if balance != 0:
+        raise faults.from_rule(rules.INACTIVE_WITH_BALANCE_FAULT, element="Active")
 
 
 def _number(amount):

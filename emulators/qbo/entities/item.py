@@ -66,7 +66,7 @@ class ItemType(EntityType):
         income = resolve(ctx, "Account", fields.get("IncomeAccountRef"), "IncomeAccountRef",
                          required=item_type in rules.ITEM_TYPES_REQUIRING_INCOME_ACCOUNT)
         if income is not None and income["AccountType"] in rules.ITEM_INCOME_ACCOUNT_FORBIDDEN_TYPES:
-            raise faults.business(rules.ITEM_INCOME_ACCOUNT_FORBIDDEN_DETAIL, "IncomeAccountRef")
+            raise faults.from_rule(rules.INVALID_ACCOUNT_TYPE_FAULT, element="IncomeAccountRef")
         expense = resolve(ctx, "Account", fields.get("ExpenseAccountRef"), "ExpenseAccountRef")
         asset = resolve(ctx, "Account", fields.get("AssetAccountRef"), "AssetAccountRef")
 

@@ -2,14 +2,15 @@
 
 Debits must equal credits (rules.JE_UNBALANCED_FAULT). A line on Accounts Receivable must name a
 customer (`Entity`) — 6000 otherwise (qbo-accounting-patterns §3); such a line moves that customer's
-balance (debit +, credit −) and stays open until payments link it. Line Ids start at "0",
+balance (debit +, credit −) and stays open until payments link it (such a line then keeps its
+customer). A DocNumber is unique among all numbered transactions (6140). Line Ids start at "0",
 `Adjustment` defaults to false and `TxnTaxDetail` is `{}` (qbo-response-examples §2.10).
 """
 from __future__ import annotations
 
 from decimal import Decimal
 
-from .. import accounting, faults, rules
+from .. import accounting, faults, rules, transactions
 from ..money import ZERO, round_money
 from .base import (
     ENTITY_KEYS,
@@ -30,7 +31,7 @@ from .base import (
     resolve,
     text,
 )
-from .sales import TRANSACTION_KEYS, foreign_rate
+from .sales import TRANSACTION_KEYS, check_customer_kept
 
 KNOWN = ENTITY_KEYS | TRANSACTION_KEYS | frozenset({
     "Adjustment", "HomeCurrencyAdjustment", "EnteredInHomeCurrency", "GlobalTaxCalculation", "TotalAmt",
@@ -49,11 +50,10 @@ class JournalEntryType(EntityType):
     deletable = True
 
     def build(self, ctx: OpContext, fields: dict, existing: dict | None) -> dict:
-        sent_currency = ref_id(fields.get("CurrencyRef"), "CurrencyRef")
-        currency = sent_currency.upper() if sent_currency else ctx.home_currency
+        currency = transactions.sent_currency(ctx, fields) or ctx.home_currency
         if currency != ctx.home_currency and not ctx.multicurrency:
             raise faults.business(rules.FOREIGN_CURRENCY_WITHOUT_MULTICURRENCY_DETAIL.format(home=ctx.home_currency), "CurrencyRef")
-        rate = foreign_rate(ctx, fields, currency)
+        rate = transactions.exchange_rate(ctx, fields, currency)
         raw_lines = fields.get("Line")
         if raw_lines in (None, "", []):
             raise faults.required("Line")
@@ -120,7 +120,10 @@ class JournalEntryType(EntityType):
             accounting.add_posting(postings, account["Id"], (1 if posting_type == "Debit" else -1)
                                    * accounting.in_account_currency(ctx, account["Id"], amount, currency, rate))
             if account["AccountType"] == "Accounts Receivable":
-                applied = dict(previous_ar.get(line_id, {}).get("applied", {}))
+                previous = previous_ar.get(line_id, {})
+                applied = dict(previous.get("applied", {}))
+                if applied:
+                    check_customer_kept(self.name, existing["Id"], {"value": previous["customer"]}, {"value": customer["Id"]})
                 if sum(applied.values(), ZERO) > amount:
                     raise faults.business(rules.TOTAL_BELOW_APPLIED_DETAIL.format(applied=sum(applied.values(), ZERO)), "Line.Amount")
                 ar_entries.append({"line": line_id, "customer": customer["Id"], "sign": 1 if signed > 0 else -1,
@@ -137,8 +140,10 @@ class JournalEntryType(EntityType):
         doc["Id"] = existing["Id"] if existing else ctx.company.next_id(self.name)
         doc["SyncToken"] = next_sync_token(existing)
         doc["MetaData"] = ctx.metadata(existing)
-        number = text(fields, "DocNumber", limit=_TXN_LIMITS["DocNumber"])
+        number = (text(fields, "DocNumber", limit=_TXN_LIMITS["DocNumber"]) or "").strip()
         if number:
+            if rules.JE_DOCNUMBER_ALWAYS_UNIQUE or ctx.company.settings.custom_txn_numbers:
+                transactions.check_doc_number(ctx, self.name, number, doc["Id"])
             doc["DocNumber"] = number
         doc["TxnDate"] = date_value(fields, "TxnDate") or ctx.today().isoformat()
         doc["CurrencyRef"] = currency_ref(currency)

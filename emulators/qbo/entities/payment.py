@@ -1,6 +1,8 @@
 """Payment: money received from a customer, applied to invoices, credit memos and A/R journal lines.
 
-Lines have no DetailType; each links documents through `LinkedTxn` (qbo-response-examples §2.8).
+Lines have no DetailType; each links documents through `LinkedTxn` (qbo-response-examples §2.8); a
+JournalEntry link's TxnLineId, when given, must name an A/R line of that customer (620). `TotalAmt`
+is required (2020).
 Invoice and debit A/R journal lines are charges; credit memos and credit A/R journal lines are credits.
 `TotalAmt` = charges − credits must hold when credits are linked (a zero-total payment linking an
 invoice and a credit memo for the same amount is QBO's way of applying a credit); otherwise the rest is
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from .. import accounting, faults, rules
+from .. import accounting, faults, rules, transactions
 from ..faults import QboFault
 from ..money import ZERO, round_money
 from .base import (
@@ -33,7 +35,7 @@ from .base import (
     resolve,
     text,
 )
-from .sales import TRANSACTION_KEYS, foreign_rate
+from .sales import TRANSACTION_KEYS
 
 KNOWN = ENTITY_KEYS | TRANSACTION_KEYS | frozenset({
     "CustomerRef", "RemitToRef", "ARAccountRef", "DepositToAccountRef", "PaymentMethodRef", "PaymentRefNum",
@@ -58,17 +60,19 @@ class PaymentType(EntityType):
             raise faults.required("CustomerRef")
         customer = resolve(ctx, "Customer", customer_ref, "CustomerRef")
         currency = customer["CurrencyRef"]["value"]
-        sent_currency = ref_id(fields.get("CurrencyRef"), "CurrencyRef")
-        if sent_currency is not None and sent_currency.upper() != currency:
-            raise faults.business(rules.TXN_CURRENCY_MISMATCH_DETAIL.format(txn=sent_currency.upper(), customer=currency), "CurrencyRef")
-        rate = foreign_rate(ctx, fields, currency)
+        sent_currency = transactions.sent_currency(ctx, fields)
+        if sent_currency is not None and sent_currency != currency:
+            raise faults.business(rules.TXN_CURRENCY_MISMATCH_DETAIL.format(txn=sent_currency, customer=currency), "CurrencyRef")
+        rate = transactions.exchange_rate(ctx, fields, currency)
         payment_id = existing["Id"] if existing else ctx.company.next_id(self.name)
 
         lines, applications, charges, credits = self._lines(ctx, fields.get("Line"), customer, currency)
         net = charges - credits
         total = decimal(fields, "TotalAmt")
         if total is None:
-            total = net if rules.MISSING_PAYMENT_TOTAL_IS_NET_APPLIED else ZERO
+            if rules.PAYMENT_TOTAL_REQUIRED:
+                raise faults.required("TotalAmt")
+            total = net
         total = round_money(total, currency)
         if total < 0:
             raise faults.business(rules.NEGATIVE_PAYMENT_DETAIL, "TotalAmt")
@@ -193,7 +197,7 @@ class PaymentType(EntityType):
             raise faults.invalid_reference("Line.LinkedTxn.TxnId")
         mismatch = rules.OTHER_CUSTOMER_DOC_DETAIL.format(txn_type=txn_type, txn_id=txn_id)
         if txn_type == "JournalEntry":
-            entry = _journal_line(doc, customer["Id"], link.get("TxnLineId"))
+            entry = _journal_line(doc, customer["Id"], _txn_line_id(link))
             if entry is None:
                 raise faults.business(mismatch, "Line.LinkedTxn.TxnId")
             return (txn_type, doc["Id"], entry["line"]), entry["sign"], accounting.open_amount(entry), doc
@@ -266,14 +270,23 @@ def _check_not_deposited(doc: dict) -> None:
         raise QboFault("6540", rules.DEPOSITED_DETAIL, element="")
 
 
-def _journal_line(doc: dict, customer_id: str, line_id: object) -> dict | None:
-    """The A/R line of a JournalEntry a payment line links: the given TxnLineId, else the first open one."""
+def _txn_line_id(link: dict) -> str | None:
+    """LinkedTxn.TxnLineId; python-quickbooks' default int 0 and blanks mean "not given"."""
+    value = link.get("TxnLineId")
+    if value is None or value == "" or (value == 0 and not isinstance(value, str)):
+        return None
+    return ref_id(value, "Line.LinkedTxn.TxnLineId")
+
+
+def _journal_line(doc: dict, customer_id: str, line_id: str | None) -> dict | None:
+    """The A/R line of a JournalEntry a payment line links: the given TxnLineId (620 unless it is an
+    A/R line of this customer, rules.JE_LINE_LINK_FAULT), else the first open one."""
     entries = [entry for entry in doc.get("_ar", ()) if entry["customer"] == customer_id]
-    if line_id not in (None, "", 0):
-        wanted = str(line_id)
-        matching = [entry for entry in entries if entry["line"] == wanted]
-        if matching:
-            return matching[0]
+    if line_id is not None:
+        matching = [entry for entry in entries if entry["line"] == line_id]
+        if not matching:
+            raise faults.from_rule(rules.JE_LINE_LINK_FAULT, element="Line.LinkedTxn.TxnLineId", line=line_id, txn_id=doc["Id"])
+        return matching[0]
     for entry in entries:
         if accounting.open_amount(entry) > 0:
             return entry

@@ -131,7 +131,7 @@ class PreferencesType(EntityType):
                 "ClassTrackingPerTxn": False,
                 "TrackDepartments": False,
                 "CustomerTerminology": "Customers",
-                "BookCloseDate": None,
+                "BookCloseDate": settings.book_close_date,
                 "ClassTrackingPerTxnLine": False,
             },
             "ProductAndServicesPrefs": {"ForSales": True, "ForPurchase": True, "QuantityWithPriceAndRate": True,
@@ -190,6 +190,8 @@ class ExchangeRateType(EntityType):
 
     def rate(self, ctx: OpContext, source: str, as_of: str) -> dict:
         company = ctx.company
+        if not company.settings.multicurrency:
+            raise faults.from_rule(rules.EXCHANGE_RATE_WITHOUT_MULTICURRENCY_FAULT, element=None)
         home = company.settings.home_currency
         source = source.upper()
         if source == home:

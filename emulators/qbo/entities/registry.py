@@ -7,6 +7,7 @@ from .customer import CustomerType
 from .item import ItemType
 from .journalentry import JournalEntryType
 from .payment import PaymentType
+from .person import EmployeeType, VendorType
 from .reference import (
     CompanyInfoType,
     ExchangeRateType,
@@ -21,7 +22,7 @@ HANDLERS: dict[str, EntityType] = {
     handler.name: handler
     for handler in (
         AccountType(), ItemType(), CustomerType(), InvoiceType(), PaymentType(), CreditMemoType(),
-        RefundReceiptType(), JournalEntryType(), TaxCodeType(), TaxRateType(), TaxAgencyType(),
+        RefundReceiptType(), JournalEntryType(), VendorType(), EmployeeType(), TaxCodeType(), TaxRateType(), TaxAgencyType(),
         CompanyInfoType(), PreferencesType(), ExchangeRateType(),
     )
 }

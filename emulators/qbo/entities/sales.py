@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from .. import accounting, faults, rules, tax
+from .. import accounting, faults, rules, tax, transactions
 from ..faults import QboFault
 from ..money import ZERO, round_money
 from .base import (
@@ -185,13 +185,13 @@ class SalesDocumentType(EntityType):
         return resolve(ctx, "Customer", ref, "CustomerRef")
 
     def _currency_and_rate(self, ctx: OpContext, fields: dict, customer: dict | None) -> tuple[str, Decimal]:
-        sent = ref_id(fields.get("CurrencyRef"), "CurrencyRef")
-        currency = customer["CurrencyRef"]["value"] if customer else (sent.upper() if sent else ctx.home_currency)
-        if sent is not None and sent.upper() != currency:
-            raise faults.business(rules.TXN_CURRENCY_MISMATCH_DETAIL.format(txn=sent.upper(), customer=currency), "CurrencyRef")
+        sent = transactions.sent_currency(ctx, fields)
+        currency = customer["CurrencyRef"]["value"] if customer else (sent or ctx.home_currency)
+        if sent is not None and sent != currency:
+            raise faults.business(rules.TXN_CURRENCY_MISMATCH_DETAIL.format(txn=sent, customer=currency), "CurrencyRef")
         if currency != ctx.home_currency and not ctx.multicurrency:
             raise faults.business(rules.FOREIGN_CURRENCY_WITHOUT_MULTICURRENCY_DETAIL.format(home=ctx.home_currency), "CurrencyRef")
-        return currency, foreign_rate(ctx, fields, currency)
+        return currency, transactions.exchange_rate(ctx, fields, currency)
 
     def _doc_number(self, ctx: OpContext, fields: dict, existing: dict | None) -> str | None:
         company = ctx.company
@@ -202,9 +202,7 @@ class SalesDocumentType(EntityType):
             if len(number) > _TXN_LIMITS["DocNumber"]:
                 raise faults.too_long("DocNumber", _TXN_LIMITS["DocNumber"], len(number))
             if company.settings.custom_txn_numbers:
-                other = company.find_by_doc_number(self.name, number)
-                if other is not None and other != (existing or {}).get("Id") and (self.name, other) not in ctx.hidden:
-                    raise QboFault("6140", rules.DUPLICATE_DOCNUMBER_DETAIL.format(number=number, txn_type=self.name, txn_id=other), element="")
+                transactions.check_doc_number(ctx, self.name, number, (existing or {}).get("Id"))
             if rules.SUPPLIED_NUMERIC_DOCNUMBER_ADVANCES_SEQUENCE and number.isdigit() and self.numbered:
                 company.next_doc_number = max(company.next_doc_number, int(number) + 1)
             return number
@@ -358,9 +356,9 @@ class SalesDocumentType(EntityType):
         if sparse and "TxnTaxDetail" not in body and "Line" in body:
             fields.pop("TxnTaxDetail", None)  # new lines: recompute the tax
         doc = _finish_lines(self.build(ctx, fields, existing))
-        for key in ("_payments",):
-            if key in existing:
-                doc[key] = existing[key]
+        if existing.get("_payments"):
+            check_customer_kept(self.name, existing["Id"], existing.get("CustomerRef"), doc.get("CustomerRef"))
+            doc["_payments"] = existing["_payments"]
         applied = accounting.applied_total(self.name, doc)
         if applied > doc["TotalAmt"]:
             raise faults.business(rules.TOTAL_BELOW_APPLIED_DETAIL.format(applied=applied), "TotalAmt")
@@ -459,15 +457,11 @@ class RefundReceiptType(SalesDocumentType):
         return ref["value"] if ref else None
 
 
-def foreign_rate(ctx: OpContext, fields: dict, currency: str) -> Decimal:
-    """ExchangeRate of a document: 1 for home currency; for a foreign one the rate sent, or 1 when it is
-    omitted or 0 (QBO stores 1, qbo-accounting-patterns §9; python-quickbooks sends 0 on credit memos)."""
-    if currency == ctx.home_currency:
-        return Decimal(1)
-    sent = decimal(fields, "ExchangeRate")
-    if sent is None or sent <= 0:
-        return Decimal(1)
-    return sent
+def check_customer_kept(entity: str, entity_id: str, before: dict | None, after: dict | None) -> None:
+    """A document that payments are applied to keeps its customer (rules.LINKED_CUSTOMER_CHANGE_DETAIL)."""
+    if (before or {}).get("value") != (after or {}).get("value"):
+        detail = rules.LINKED_CUSTOMER_CHANGE_DETAIL.format(txn_type=entity, txn_id=entity_id)
+        raise faults.business(detail, "CustomerRef")
 
 
 def _finish_lines(doc: dict) -> dict:

@@ -111,11 +111,12 @@ def test_multicurrency_documents(emulator):
     euro = api.customer("Euro GmbH", CurrencyRef={"value": "EUR"})
     assert euro["CurrencyRef"] == {"value": "EUR", "name": "Euro"}
     item = api.item("Euro item")
-    omitted = api.create("Invoice", {"CustomerRef": {"value": euro["Id"]}, "Line": [sales_line(item, "100")]})
+    eur, usd = {"value": "EUR"}, {"value": "USD"}
+    omitted = api.create("Invoice", {"CustomerRef": {"value": euro["Id"]}, "CurrencyRef": eur, "Line": [sales_line(item, "100")]})
     assert omitted["ExchangeRate"] == 1 and omitted["CurrencyRef"]["value"] == "EUR"  # QBO stores 1 when omitted
-    given = api.create("Invoice", {"CustomerRef": {"value": euro["Id"]}, "Line": [sales_line(item, "100")], "ExchangeRate": Decimal("1.0842")})
+    given = api.create("Invoice", {"CustomerRef": {"value": euro["Id"]}, "CurrencyRef": eur, "Line": [sales_line(item, "100")], "ExchangeRate": Decimal("1.0842")})
     assert given["HomeTotalAmt"] == Decimal("108.42")
-    credit = api.create("CreditMemo", {"CustomerRef": {"value": euro["Id"]}, "Line": [sales_line(item, "10")], "ExchangeRate": 0})
+    credit = api.create("CreditMemo", {"CustomerRef": {"value": euro["Id"]}, "CurrencyRef": eur, "Line": [sales_line(item, "10")], "ExchangeRate": 1})
     assert credit["ExchangeRate"] == 1
     mismatch = api.fault(api.post("invoice", {"CustomerRef": {"value": euro["Id"]}, "CurrencyRef": {"value": "USD"}, "Line": [sales_line(item, "1")]}))
     assert mismatch["code"] == "6000"
@@ -124,7 +125,7 @@ def test_multicurrency_documents(emulator):
     assert accounts["Accounts Receivable (A/R) - EUR"]["CurrentBalance"] == Decimal("190.00")
     home = api.customer("Home Inc")
     assert home["CurrencyRef"]["value"] == "USD"
-    assert api.create("Invoice", {"CustomerRef": {"value": home["Id"]}, "Line": [sales_line(item, "5")]})["ExchangeRate"] == 1
+    assert api.create("Invoice", {"CustomerRef": {"value": home["Id"]}, "CurrencyRef": usd, "Line": [sales_line(item, "5")]})["ExchangeRate"] == 1
 
 
 def test_exchange_rates_are_deterministic_and_overridable(emulator):
@@ -184,7 +185,7 @@ def test_customer_currency_is_fixed_once_it_has_transactions(emulator):
     customer, item = api.customer("Fixed Currency"), api.item("Fixed item")
     changed = api.create("Customer", {"Id": customer["Id"], "SyncToken": "0", "sparse": True, "CurrencyRef": {"value": "GBP"}})
     assert changed["CurrencyRef"]["value"] == "GBP"
-    api.invoice(changed, item, "1.00")
+    api.invoice(changed, item, "1.00", CurrencyRef={"value": "GBP"})
     error = api.fault(api.post("customer", {"Id": customer["Id"], "SyncToken": "1", "sparse": True, "CurrencyRef": {"value": "EUR"}}))
     assert error["code"] == "6000"
 

@@ -48,7 +48,7 @@ def test_display_name_derived_from_name_parts(api):
 
 
 def test_colon_and_length_limits(api):
-    assert api.fault(api.post("customer", {"DisplayName": "Parent:Child"}))["code"] == "6000"
+    assert api.fault(api.post("customer", {"DisplayName": "Parent:Child"}))["code"] == "2040"  # issue #7
     too_long = api.fault(api.post("customer", {"DisplayName": "x" * 501}))
     assert too_long["code"] == "2050" and too_long["element"] == "DisplayName"
     assert api.fault(api.post("customer", {"DisplayName": "ok", "GivenName": "g" * 26}))["element"] == "GivenName"

@@ -20,8 +20,9 @@ def test_state_file_survives_a_restart(tmp_path):
         tokens = first.tokens(realm_id)
         api = Api(first, realm_id, tokens["access_token"])
         customer, item = api.customer("Kept Customer"), api.item("Kept item")
-        invoice = api.invoice(customer, item, "75.00")
-        payment = api.payment(customer, "25.00", [("Invoice", invoice["Id"], "25.00")])
+        usd = {"value": "USD"}  # a multicurrency company's documents carry CurrencyRef
+        invoice = api.invoice(customer, item, "75.00", CurrencyRef=usd)
+        payment = api.payment(customer, "25.00", [("Invoice", invoice["Id"], "25.00")], CurrencyRef=usd)
         assert payment.status_code == 200
         created = api.post("customer", {"DisplayName": "Replayed"}, requestid="persist-1")
         first.advance_clock(600)

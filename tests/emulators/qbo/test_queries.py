@@ -72,7 +72,7 @@ def test_filters_on_refs_dates_amounts_and_like(api, emulator):
     api.invoice(other, item, "999.00", TxnDate="2024-02-01", DocNumber="G-1")
     by_customer = api.query(f"select * from Invoice where CustomerRef = '{customer['Id']}'")["Invoice"]
     assert {row["Id"] for row in by_customer} == {small["Id"], big["Id"]}
-    assert [row["Id"] for row in api.query("select * from Invoice where TotalAmt > '100' and TxnDate >= '2024-03-01'")["Invoice"]] == [big["Id"]]
+    assert [row["Id"] for row in api.query("select * from Invoice where Balance > '100' and TxnDate >= '2024-03-01'")["Invoice"]] == [big["Id"]]
     assert len(api.query("select * from Invoice where DocNumber LIKE 'F-%'")["Invoice"]) == 2
     assert len(api.query(f"select * from Invoice where Id IN ('{small['Id']}', '{big['Id']}', '0')")["Invoice"]) == 2
     stamp = big["MetaData"]["LastUpdatedTime"]
