@@ -53,7 +53,9 @@ Ops (field names in snake_case for ids, camelCase for Fusebill fields):
 ``reverse_charges``     ``invoice_id``, ``charges``: [{``charge_id``, ``amount`` (default the whole
                         charge)}] or ``"all": true``, optional ``taxes`` [{``taxRuleId``,
                         ``amount``}] (default per `sampledata.taxes.reversed_tax`), ``reference``
-                        → ``{"id", "creditNotesNumber", "totalAmount"}`` (a credit note)
+                        → ``{"id", "creditNotesNumber", "totalAmount"}`` (a credit note). Also on
+                        a paid or partly paid invoice: the invoice's balance stops at zero and the
+                        excess becomes the customer's open credit ([U], `ledger.py`)
 ``write_off``           ``invoice_id``, ``amount`` (default: all that is outstanding),
                         ``reference`` → ``{"id"}``
 =====================  =======================================================================

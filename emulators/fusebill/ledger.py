@@ -11,19 +11,29 @@ does:
   to (those invoices re-open), the rest comes out of the payment's unallocated money;
 * a credit credits A/R; its allocations work like a payment's; a debit (credit reversal) debits A/R
   and, like a refund, takes allocated credit back out of invoices or reduces the unallocated credit;
-* a credit note (charge reversal) credits A/R with the reversed net and the reversed tax and lowers
-  the invoice's balance by both;
+* a credit note (charge reversal) credits A/R with the reversed net and the reversed tax (its gross
+  total) and lowers the invoice's balance by that total, down to zero at most: the part beyond what
+  the invoice still owes (all of it on a paid invoice) becomes the customer's open credit
+  (`InvoiceState.credit_note_credit`, shown in the overview's `unallocatedCredits`) [U];
 * a write-off credits A/R with the gross amount written off and lowers the invoice's balance by it.
 
 The AR balance is the sum of the AR activities (arDebit − arCredit). After the replay the emulator
-checks that it equals Σ invoice outstanding − Σ unallocated payments − Σ unallocated credits; a
-mismatch means broken records and is reported, never served.
+checks that it equals Σ invoice outstanding − Σ unallocated payments − Σ unallocated credits − Σ
+open credit left by credit notes; a mismatch means broken records and is reported, never served.
+
+Credit notes beyond the balance: [U] unconfirmed: allowed, the excess becomes open credit. Nothing
+confirms Fusebill's rule either way (issue #8); billing systems commonly let a paid invoice's charges
+be reversed. The excess stays with the customer as open credit: nothing in the records applies it to
+another invoice, refunds or debits that later take money back out of the invoice re-open it as
+usual (the open credit is not touched), and the invoice's `datePaid` does not move when its balance
+was already zero.
 
 Rules Fusebill documents nowhere and this emulator enforces [U] (fusebill-api.md §3.4-3.8 give the
 objects, not the rules): an allocation never exceeds what the invoice owes or what the payment/credit
 has unallocated; a refund or debit never exceeds what is left to refund/reverse, and its allocations
 never exceed what that payment/credit has allocated to that invoice; a charge reversal reverses whole
-or partial charges and never more than the invoice still owes; a write-off never exceeds the
+or partial charges, never more of a charge than was charged nor more of a tax than was invoiced
+(beyond the invoice's outstanding balance it is allowed, see above); a write-off never exceeds the
 outstanding balance; a Draft customer has no financial records; every record is in the customer's
 currency and in whole minor units. A violation raises `LedgerError`, which the control API turns
 into a 400.
@@ -57,6 +67,7 @@ class InvoiceState:
     debits_allocated: Decimal = ZERO
     credit_notes_total: Decimal = ZERO
     write_offs_total: Decimal = ZERO
+    credit_note_credit: Decimal = ZERO  # credit notes beyond the balance: the customer's open credit [U]
     opening_ar: Decimal = ZERO
     closing_ar: Decimal = ZERO
     paid_at: datetime | None = None
@@ -130,6 +141,11 @@ class CustomerLedger:
     ar_balance: Decimal
     currency: str
 
+    @property
+    def credit_note_credit(self) -> Decimal:
+        """Open credit left by credit notes that exceeded their invoice's balance (module docstring)."""
+        return sum((state.credit_note_credit for state in self.invoices.values()), ZERO)
+
 
 def replay(records: CustomerRecords) -> CustomerLedger:
     """Derive every balance of `records` by replaying them in posting order (module docstring)."""
@@ -154,7 +170,7 @@ class _Replay:
             handler(*args)
         unallocated = sum((p.unallocated for p in self.payments.values()), ZERO) + sum(
             (c.unallocated for c in self.credits.values()), ZERO
-        )
+        ) + sum((state.credit_note_credit for state in self.invoices.values()), ZERO)
         open_balances = sum((state.outstanding for state in self.invoices.values()), ZERO)
         if self.ar != open_balances - unallocated:
             raise LedgerError(
@@ -394,10 +410,12 @@ class _Replay:
             if done + tax.amount > invoiced.amount:
                 raise LedgerError(f"{what}: reverses {done + tax.amount} of {invoiced.amount} {invoiced.name}")
             state.reversed_tax_by_rule[tax.tax_rule_id] = done + tax.amount
-        if note.total_amount > state.outstanding:
-            raise LedgerError(f"{what}: {note.total_amount} exceeds the invoice's outstanding balance {state.outstanding}")
+        # Beyond the outstanding balance is allowed [U] unconfirmed: the excess becomes open credit.
+        applied = min(note.total_amount, state.outstanding)
         state.credit_notes_total += note.total_amount
-        self._set_outstanding(state, state.outstanding - note.total_amount, note.effective)
+        state.credit_note_credit += note.total_amount - applied
+        if applied > 0:
+            self._set_outstanding(state, state.outstanding - applied, note.effective)
         for line in note.lines:
             charge = charges[line.charge_transaction_id]
             self._add_entry(ArEntry(

@@ -7,8 +7,12 @@ choices each sit in one place, marked [U] there:
 * filter semantics (case-insensitive matching, a bare date = that day, unknown field = 400) — the
   `query.py` docstring; which filters, sort fields, list shapes, modifiedTimestamp stamping, paging
   and rate-limit header formats — the issue #7 section at the end of this module;
-* what Fusebill refuses (over-allocation, over-refund, reversal beyond the balance...) — the
+* what Fusebill refuses (over-allocation, over-refund, reversing more than was charged...) — the
   `ledger.py` docstring;
+* a charge reversal (credit note) beyond the invoice's outstanding balance, e.g. on a paid invoice
+  (issue #8): [U] unconfirmed: allowed, the excess becomes open credit (the customer's, shown in the
+  overview's `unallocatedCredits`; the invoice's balance stops at zero) — `ledger.py` `_credit_note`.
+  Reversing more of a charge than was charged, or more tax than was invoiced, is still refused;
 * how tax is rounded and reversed — `emulators/sampledata/taxes.py`.
 """
 from __future__ import annotations

@@ -246,12 +246,16 @@ def customer(c: Customer, ctx: RenderContext) -> dict[str, Any]:
 
 def customer_overview(c: Customer, ledger: "CustomerLedger", ctx: RenderContext) -> dict[str, Any]:
     """Customer overview: the customer plus balances. `arBalance` is the AR balance (the field
-    name follows the Arbalance filter, §1.4) [U]; `unallocatedPayments`/`unallocatedCredits` [U]."""
+    name follows the Arbalance filter, §1.4) [U]; `unallocatedPayments`/`unallocatedCredits` [U].
+    `unallocatedCredits` is the credits' unallocated money plus the open credit left by credit notes
+    beyond their invoice's balance (ledger.py) [U], so arBalance = Σ invoice outstandingBalance −
+    unallocatedPayments − unallocatedCredits always holds."""
     body = customer(c, ctx)
+    credits = sum((cr.unallocated for cr in ledger.credits.values()), ZERO) + ledger.credit_note_credit
     balances = {
         "arBalance": _m(ledger.ar_balance, c.currency),
         "unallocatedPayments": _m(sum((p.unallocated for p in ledger.payments.values()), ZERO), c.currency),
-        "unallocatedCredits": _m(sum((cr.unallocated for cr in ledger.credits.values()), ZERO), c.currency),
+        "unallocatedCredits": _m(credits, c.currency),
     }
     tail = {"id": body.pop("id"), "uri": ctx.uri("customers", f"{c.id}/overview")}
     body.pop("uri")

@@ -34,6 +34,13 @@ def receivable_account(ctx: "OpContext", currency: str) -> str:
         return ctx.company.system_accounts["ar"]
     role = f"ar:{currency}"
     if role not in ctx.company.system_accounts:
+        # An A/R account in that currency made through the API (a journal entry needs one before any
+        # sales document exists) is the one QBO uses; only when there is none does it make its own.
+        for account in ctx.company.table("Account").values():
+            if account.get("AccountType") == "Accounts Receivable" and account.get("Active", True) \
+                    and (account.get("CurrencyRef") or {}).get("value") == currency:
+                ctx.company.system_accounts[role] = account["Id"]
+                return account["Id"]
         from .entities.account import seed_account
 
         seed_account(ctx, f"Accounts Receivable (A/R) - {currency}", "Accounts Receivable", "AccountsReceivable",

@@ -21,7 +21,7 @@ REQUIRED_CASES: tuple[str, ...] = (
     "payment:several_invoices", "invoice:several_payments",
     "refund:allocated", "refund:unallocated",
     "credit:applied", "credit:unapplied", "debit:allocated", "debit:unallocated",
-    "credit_note:partial", "credit_note:full", "write_off",
+    "credit_note:partial", "credit_note:full", "credit_note:paid_invoice", "write_off",
     "activity:failed_collect", "activity:validate", "activity:unknown", "activity:failed_refund",
     "customer:draft", "customer:not_active_with_history",
     "name:duplicate", "name:unicode", "name:colon", "name:at_length_limit",
@@ -77,7 +77,22 @@ def _invoice_cases(bundle, rules, found: Counter[str]) -> None:
         invoice = next(inv for inv in bundle.invoices if inv.id == note.invoice_id)
         whole = {line.charge_transaction_id for line in note.lines} == {c.transaction_id for c in invoice.charges}
         found["credit_note:full" if whole else "credit_note:partial"] += 1
+        if paid_in_full_before(bundle, invoice, note.seq):
+            found["credit_note:paid_invoice"] += 1
     found["write_off"] += len(bundle.write_offs)
+
+
+def paid_in_full_before(bundle, invoice, seq: int) -> bool:
+    """Whether payments and credits allocated to `invoice` before `seq` (net of the refunds and credit
+    reversals taken back out of it) cover the whole invoice: a charge reversal after that is one on
+    a fully paid invoice (issue #8)."""
+    paid = ZERO
+    for source in (*bundle.payments, *bundle.credits):
+        paid += sum((a.amount for a in source.allocations if a.invoice_id == invoice.id and a.seq < seq), ZERO)
+    for source in (*bundle.refunds, *bundle.debits):
+        if source.seq < seq:
+            paid -= sum((a.amount for a in source.allocations if a.invoice_id == invoice.id), ZERO)
+    return paid >= invoice.invoice_amount
 
 
 def _money_cases(bundle, found: Counter[str]) -> None:

@@ -21,8 +21,10 @@ The mix (proportions are of customers, or of invoices where it says so):
   (credit note) then the rest paid 3 %; left unpaid 8 %; paid together with the next invoice in one
   payment 4 %.
 * **Afterwards**: ~3 % of paid invoices get a partial refund taken back from the invoice (the
-  invoice re-opens); a quarter of applied credits are partly reversed (a debit that re-opens the
-  invoice); a tenth of the invoices left unpaid are fully reversed (a full credit note); invoices
+  invoice re-opens), another ~1 % get one charge reversed (a credit note on a paid invoice: the
+  balance stays zero and the whole credit note is the customer's open credit [U], see
+  `emulators/fusebill/ledger.py`); a quarter of applied credits are partly reversed (a debit that
+  re-opens the invoice); a tenth of the invoices left unpaid are fully reversed (a full credit note); invoices
   still open 90 days before the end are written off with probability 40 % (all of a cancelled
   customer's open invoices).
 * **Per customer**: prepayment (unallocated payment) 4 %, allocated to each new invoice with
@@ -36,9 +38,9 @@ With `guaranteed_cases` (default on) the first `len(SCENARIOS)` customer slots c
 positions each play one scripted story, so every case the sync must handle — each tax rule, the
 rounding cases where a cent is at stake, partial/exact/over/unallocated payments, refunds of
 allocated and unallocated money, applied and unapplied credits, allocated and unallocated credit
-reversals, partial and full charge reversals, write-offs, failed/Validate/Unknown activities,
-draft and cancelled customers, and the name cases — appears at any size of at least ~30 customers.
-`emulators.sampledata.cases.coverage()` detects the cases from the data itself.
+reversals, partial and full charge reversals, a charge reversal on a paid invoice, write-offs,
+failed/Validate/Unknown activities, draft and cancelled customers, and the name cases — appears at
+any size of at least ~30 customers. `emulators.sampledata.cases.coverage()` detects the cases from the data itself.
 """
 from __future__ import annotations
 
@@ -483,14 +485,16 @@ class _Book:
         gross = sum((c.amount for c in charges), ZERO) + sum((t.amount for t in taxes), ZERO)
         return taxes, gross
 
-    def reverse_charges(self, invoice: Invoice, charges: list[Charge]) -> CreditNote | None:
-        """A credit note reversing whole `charges` of `invoice`, if the invoice still owes that much."""
+    def reverse_charges(self, invoice: Invoice, charges: list[Charge], beyond_balance: bool = False) -> CreditNote | None:
+        """A credit note reversing whole `charges` of `invoice`, if the invoice still owes that much
+        (with `beyond_balance`, also when it does not, e.g. a paid invoice: the balance stops at zero
+        and the excess is the customer's open credit, issue #8 [U])."""
         charges = [c for c in charges if c.transaction_id not in self.reversed_charges]
         if not charges:
             return None
         taxes, gross = self.reversal_total(invoice, charges)
-        if gross > self.outstanding[invoice.id]:
-            return None  # Fusebill-side rule kept by the emulator: a reversal cannot exceed the balance
+        if gross > self.outstanding[invoice.id] and not beyond_balance:
+            return None  # the random life only reverses what is still owed, unless asked
         reversed_taxable = sum((c.amount for c in charges if c.taxable), ZERO)
         for tax in taxes:
             tax.transaction_id = self.ids.take("transaction_id")
@@ -505,7 +509,7 @@ class _Book:
             taxes=taxes, reference=self.rng.choice(("Customer dispute", "Billing error", "Downgrade", None)),
         )
         self.reversed_charges.update(c.transaction_id for c in charges)
-        self.outstanding[invoice.id] -= gross
+        self.outstanding[invoice.id] -= min(gross, self.outstanding[invoice.id])
         self.records.credit_notes.append(note)
         self._touch(invoice)
         return note
@@ -622,8 +626,15 @@ def _schedule_fate(book: _Book, invoice: Invoice, fate: str, pending_with_next: 
     half = Decimal("0.5")
 
     def then_maybe_refund(payment: Payment | None) -> None:
-        if payment is not None and rng.random() < 0.03:
+        """Sometimes, once paid: a partial refund out of the invoice, or (rarer) a charge reversed."""
+        if payment is None:
+            return
+        roll = rng.random()
+        if roll < 0.03:
             book.schedule(book.now + timedelta(days=rng.randint(5, 20)), lambda: _partial_refund(book, payment, invoice))
+        elif roll < 0.04:
+            book.schedule(book.now + timedelta(days=rng.randint(5, 20)),
+                          lambda: book.reverse_charges(invoice, [rng.choice(invoice.charges)], beyond_balance=True))
 
     if pending_with_next and fate != "pay_with_next":
         earlier = list(pending_with_next)
@@ -852,6 +863,18 @@ def full_charge_reversal(book: _Book) -> None:
 
 
 @_scenario(currency="CAD", jurisdiction="CA-ON")
+def charge_reversal_of_paid_invoice(book: _Book) -> None:
+    """Paid in full, then one training session reversed (33.33 + HST 4.33 = 37.66): the invoice stays
+    at zero and the whole credit note is open credit (issue #8 [U]). In QBO the CreditMemo applies up
+    to the invoice's balance (nothing) and the rest stays as customer credit."""
+    def story() -> None:
+        invoice = book.post_invoice(_plan(1) + _training(2))
+        _at(book, 2, lambda: book.pay_outstanding(invoice))
+        _at(book, 12, lambda: book.reverse_charges(invoice, [invoice.charges[1]], beyond_balance=True))
+    _at(book, 1, story)
+
+
+@_scenario(currency="CAD", jurisdiction="CA-ON")
 def write_off_after_partial_payment(book: _Book) -> None:
     """Part paid; the rest (tax included) written off."""
     def story() -> None:
@@ -898,8 +921,8 @@ def _post_and(book: _Book, lines: list[tuple[tuple[str, str, Decimal, bool], Dec
 SCENARIOS: tuple[Callable[[_Book], None], ...] = (
     rounding_quebec, half_cent_tax, partial_payments, overpayment_refunded, prepayment_allocated_later,
     one_payment_two_invoices, refund_of_allocated_payment, credit_applied_then_reversed,
-    credit_unapplied_then_reversed, full_charge_reversal, write_off_after_partial_payment,
-    activities_that_move_no_money, draft_customer, cancelled_customer,
+    credit_unapplied_then_reversed, full_charge_reversal, charge_reversal_of_paid_invoice,
+    write_off_after_partial_payment, activities_that_move_no_money, draft_customer, cancelled_customer,
 )
 
 # --- names -------------------------------------------------------------------------------------

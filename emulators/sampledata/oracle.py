@@ -20,7 +20,17 @@ Rules, quoted from the contract where it has words for them:
 * **Open balance per invoice** (promise 2, "Invoices match"): "Each QBO invoice's Balance equals the
   Fusebill invoice's outstandingBalance wherever the mapping below can express it". Fusebill's
   outstanding balance = invoice amount − payment allocations − credit allocations − credit notes
-  (gross) − write-offs + refunded allocations + credit-reversal allocations. The mapping cannot express
+  (gross) − write-offs + refunded allocations + credit-reversal allocations + credit-note credit.
+  **Credit-note credit** (issue #8, the emulator's [U] rule: a charge reversal beyond the invoice's
+  balance is allowed, the excess becomes open credit): a credit note lowers the balance by at most
+  what the invoice owed just before it — the same formula over the records posted before it (lower
+  `seq`) — and the rest, max(0, gross − that balance), is the customer's open credit; so the balance
+  never goes below zero and a charge reversal on a fully paid invoice leaves it at 0 with all of the
+  credit note as open credit (`ExpectedInvoice.credit_note_credit`, summed per customer in
+  `ExpectedCustomer.credit_note_credit`). The contract: "the CreditMemo applies up to the invoice's
+  QBO balance and the rest stays as customer credit", so the QBO invoice's balance is the same
+  (0 for a paid invoice) and the CreditMemo keeps the excess as unapplied credit; A/R is unaffected
+  (the credit note still reduces it by its gross amount). The mapping cannot express
   it on an invoice that had payment money refunded out of it: the refund is a JournalEntry on A/R
   ("Never edits the original payment"), so the QBO invoice stays paid and "the difference is held by
   an open A/R document that names the invoice". Those invoices have `qbo_balance = None` and a
@@ -83,6 +93,7 @@ class ExpectedCustomer:
     currency: str
     ar_balance: Decimal
     invoice_ids: tuple[int, ...]
+    credit_note_credit: Decimal = ZERO  # open credit left by credit notes beyond their invoice's balance
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,9 @@ class ExpectedInvoice:
     fusebill_outstanding: Decimal
     qbo_balance: Decimal | None  # None where the mapping cannot express the Fusebill balance
     note: str | None = None
+    # The part of its credit notes beyond its balance: the customer's open credit (in QBO, the
+    # CreditMemo's unapplied remainder). Included in `fusebill_outstanding` (module docstring).
+    credit_note_credit: Decimal = ZERO
 
 
 @dataclass(frozen=True)
@@ -153,6 +167,8 @@ def expected_books(
         totals = _customer_totals(bundle)
         for name, amount in totals.items():
             ledgers[name][currency] += amount
+        expected_invoices = _invoice_expectations(bundle)
+        invoices.update(expected_invoices)
         customers[customer.id] = ExpectedCustomer(
             customer_id=customer.id,
             currency=currency,
@@ -162,8 +178,8 @@ def expected_books(
                 currency,
             ),
             invoice_ids=tuple(invoice.id for invoice in bundle.invoices),
+            credit_note_credit=sum((e.credit_note_credit for e in expected_invoices.values()), ZERO),
         )
-        invoices.update(_invoice_expectations(bundle))
         for invoice in bundle.invoices:
             for tax in invoice.taxes:
                 invoiced_tax[(tax.tax_rule_id, currency)] += tax.amount
@@ -237,30 +253,41 @@ def _ledger_totals(sums: dict[str, dict[str, Decimal]], charge_reversals_ledger:
 
 
 def _invoice_expectations(bundle: CustomerRecords) -> dict[int, ExpectedInvoice]:
-    reduce: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    reopen: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    # Per invoice: (seq, signed change) of everything but credit notes; −reduces, +re-opens.
+    moves: dict[int, list[tuple[int, Decimal]]] = defaultdict(list)
     refunded_out_of: set[int] = set()
-    for payment in bundle.payments:
-        for allocation in payment.allocations:
-            reduce[allocation.invoice_id] += allocation.amount
-    for credit in bundle.credits:
-        for allocation in credit.allocations:
-            reduce[allocation.invoice_id] += allocation.amount
-    for note in bundle.credit_notes:
-        reduce[note.invoice_id] += note.total_amount
+    for source in (*bundle.payments, *bundle.credits):
+        for allocation in source.allocations:
+            moves[allocation.invoice_id].append((allocation.seq, -allocation.amount))
     for write_off in bundle.write_offs:
-        reduce[write_off.invoice_id] += write_off.amount
+        moves[write_off.invoice_id].append((write_off.seq, -write_off.amount))
     for refund in bundle.refunds:
         for allocation in refund.allocations:
-            reopen[allocation.invoice_id] += allocation.amount
+            moves[allocation.invoice_id].append((refund.seq, allocation.amount))
             refunded_out_of.add(allocation.invoice_id)
     for debit in bundle.debits:
         for allocation in debit.allocations:
-            reopen[allocation.invoice_id] += allocation.amount
+            moves[allocation.invoice_id].append((debit.seq, allocation.amount))
+    notes: dict[int, list[tuple[int, Decimal]]] = defaultdict(list)
+    for note in bundle.credit_notes:
+        notes[note.invoice_id].append((note.seq, note.total_amount))
 
     expectations = {}
     for invoice in bundle.invoices:
-        outstanding = round_money(invoice.invoice_amount - reduce[invoice.id] + reopen[invoice.id], invoice.currency)
+        # A credit note lowers the balance by at most what the invoice owed just before it; the
+        # rest is open credit (module docstring, "Credit-note credit").
+        credit_note_credit = ZERO
+        for seq, total in sorted(notes[invoice.id]):
+            before = (
+                invoice.invoice_amount + sum((m for s, m in moves[invoice.id] if s < seq), ZERO)
+                - sum((t for s, t in notes[invoice.id] if s < seq), ZERO) + credit_note_credit
+            )
+            credit_note_credit += max(ZERO, total - max(ZERO, before))
+        outstanding = round_money(
+            invoice.invoice_amount + sum((m for _, m in moves[invoice.id]), ZERO)
+            - sum((t for _, t in notes[invoice.id]), ZERO) + credit_note_credit,
+            invoice.currency,
+        )
         expressible = invoice.id not in refunded_out_of
         expectations[invoice.id] = ExpectedInvoice(
             invoice_id=invoice.id,
@@ -270,5 +297,6 @@ def _invoice_expectations(bundle: CustomerRecords) -> dict[int, ExpectedInvoice]
             fusebill_outstanding=outstanding,
             qbo_balance=outstanding if expressible else None,
             note=None if expressible else REFUNDED_ALLOCATION_NOTE,
+            credit_note_credit=round_money(credit_note_credit, invoice.currency),
         )
     return expectations

@@ -107,3 +107,21 @@ def test_ledger_totals_can_be_rebuilt_from_what_the_api_exposes(fusebill):
         for ledger, by_currency in books.ledgers.items():
             for currency, amount in by_currency.items():
                 assert totals[ledger][currency] == amount, (choice, ledger, currency)
+
+
+def test_open_credit_from_reversals_of_paid_invoices_shows_in_the_overview(fusebill):
+    """Issue #8 [U]: a credit note beyond its invoice's balance is open credit, counted in the
+    overview's unallocatedCredits, so arBalance = Σ open invoices − unallocatedPayments − unallocatedCredits."""
+    seed = 2
+    key = fusebill.create_account("live")
+    fusebill.seed(key, 200, seed)
+    books = expected_books(generate(200, seed))
+    with_credit = [c for c in books.customers.values() if c.credit_note_credit > 0]
+    assert with_credit
+    for expected in with_credit:
+        overview = loads(fusebill.get(key, f"/customers/{expected.customer_id}/overview").content)
+        invoices = _all_pages(fusebill, key, f"/customers/{expected.customer_id}/invoiceSummaries")
+        open_invoices = sum((i["outstandingBalance"] for i in invoices), Decimal(0))
+        assert overview["unallocatedCredits"] >= expected.credit_note_credit
+        assert overview["arBalance"] == expected.ar_balance == (
+            open_invoices - overview["unallocatedPayments"] - overview["unallocatedCredits"])

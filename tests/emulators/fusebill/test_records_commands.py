@@ -158,6 +158,71 @@ def test_a_charge_reversal_is_a_credit_note_with_reversed_tax(emulator):
     assert (invoice_now["sumOfCreditNotes"], invoice_now["outstandingBalance"]) == (Decimal("114.96"), 0)
 
 
+def test_reversing_the_charges_of_a_paid_invoice_leaves_open_credit(emulator, clock):
+    # Issue #8 [U]: allowed; the balance stops at zero and the excess is the customer's open credit.
+    key = emulator.create_account("live")
+    customer_id, invoice_id = _customer_with_invoice(emulator, key, "100.00", jurisdiction="CA-ON")  # 113.00
+    emulator.records(key, {"op": "collect_payment", "customer_id": customer_id, "amount": "113.00",
+                           "allocations": [{"invoice_id": invoice_id, "amount": "113.00"}]})
+    paid_at = _get(emulator, key, f"/Invoices/{invoice_id}")["datePaid"]
+    clock.tick()
+    result = emulator.records(key, {"op": "reverse_charges", "invoice_id": invoice_id, "all": True, "reference": "Refunded elsewhere"})
+    note = result["results"][0]
+    assert note["totalAmount"] == Decimal("113.00") and "invoice" in result["changed"]
+    invoice = _get(emulator, key, f"/Invoices/{invoice_id}")
+    assert (invoice["outstandingBalance"], invoice["sumOfCreditNotes"], invoice["totalPayments"]) == (
+        0, Decimal("113.00"), Decimal("113.00"))
+    assert invoice["datePaid"] == paid_at  # it was already paid
+    assert _get(emulator, key, f"/customers/{customer_id}/invoiceSummaries")[0]["invoiceStatus"] == "Paid"
+    overview = _get(emulator, key, f"/customers/{customer_id}/overview")
+    assert (overview["arBalance"], overview["unallocatedPayments"], overview["unallocatedCredits"]) == (
+        Decimal("-113.00"), 0, Decimal("113.00"))
+    shown = _get(emulator, key, f"/CreditNotes/{note['id']}")
+    assert (shown["netAmount"], shown["totalTaxAmount"]) == (Decimal("100.00"), Decimal("13.00"))
+    # Everything is reversed now: nothing more of the charge or its tax can be.
+    response = emulator.session.post(f"{emulator.control_url}/records", json={"api_key": key, "commands": [
+        {"op": "reverse_charges", "invoice_id": invoice_id, "all": True}]}, timeout=10)
+    assert response.status_code == 400 and "nothing left" in response.json()["error"]
+
+
+def test_a_reversal_beyond_a_partly_paid_balance_credits_only_the_excess(emulator):
+    key = emulator.create_account("live")
+    created = emulator.records(key, {"op": "create_customer", "currency": "CAD", "jurisdiction": "CA-ON", "lastName": "Roy"})
+    customer_id = created["results"][0]["id"]
+    invoice = emulator.records(key, {"op": "post_invoice", "customer_id": customer_id,
+                                     "charges": [{"name": "Plan", "amount": "40.00"}, {"name": "Seats", "amount": "60.00"}]})["results"][0]
+    charges = _get(emulator, key, f"/Invoices/{invoice['id']}")["charges"]
+    emulator.records(key, {"op": "collect_payment", "customer_id": customer_id, "amount": "50.00",
+                           "allocations": [{"invoice_id": invoice["id"], "amount": "50.00"}]})
+    first = emulator.records(key, {"op": "reverse_charges", "invoice_id": invoice["id"],
+                                   "charges": [{"charge_id": charges[0]["transactionId"]}]})["results"][0]
+    assert first["totalAmount"] == Decimal("45.20")  # within the 63.00 still owed
+    assert _get(emulator, key, f"/Invoices/{invoice['id']}")["outstandingBalance"] == Decimal("17.80")
+    second = emulator.records(key, {"op": "reverse_charges", "invoice_id": invoice["id"], "all": True})["results"][0]
+    assert second["totalAmount"] == Decimal("67.80")  # 17.80 closes the invoice, 50.00 is open credit
+    assert _get(emulator, key, f"/Invoices/{invoice['id']}")["outstandingBalance"] == 0
+    overview = _get(emulator, key, f"/customers/{customer_id}/overview")
+    assert (overview["arBalance"], overview["unallocatedCredits"]) == (Decimal("-50.00"), Decimal("50.00"))
+
+
+def test_a_reversal_still_cannot_exceed_the_charge_or_its_tax(emulator):
+    key = emulator.create_account("live")
+    customer_id, invoice_id = _customer_with_invoice(emulator, key, "100.00", jurisdiction="CA-ON")
+    emulator.records(key, {"op": "collect_payment", "customer_id": customer_id, "amount": "113.00",
+                           "allocations": [{"invoice_id": invoice_id, "amount": "113.00"}]})
+    charge = _get(emulator, key, f"/Invoices/{invoice_id}")["charges"][0]["transactionId"]
+    hst = _get(emulator, key, f"/Invoices/{invoice_id}")["taxes"][0]["taxRuleId"]
+    attempts = {
+        "more than the charge": {"op": "reverse_charges", "invoice_id": invoice_id, "charges": [{"charge_id": charge, "amount": "100.01"}]},
+        "more tax than charged": {"op": "reverse_charges", "invoice_id": invoice_id, "charges": [{"charge_id": charge}],
+                                  "taxes": [{"taxRuleId": hst, "amount": "13.01"}]},
+    }
+    for name, command in attempts.items():
+        response = emulator.session.post(f"{emulator.control_url}/records", json={"api_key": key, "commands": [command]}, timeout=10)
+        assert response.status_code == 400 and "reverses" in response.json()["error"], name
+    assert _get(emulator, key, f"/customers/{customer_id}/overview")["unallocatedCredits"] == 0
+
+
 def test_a_write_off_takes_what_is_outstanding(emulator):
     key = emulator.create_account("live")
     customer_id, invoice_id = _customer_with_invoice(emulator, key, "70.00")

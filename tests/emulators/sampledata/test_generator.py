@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
+from decimal import Decimal
 
 import pytest
 
 from emulators.fusebill.ledger import replay
-from emulators.sampledata import REQUIRED_CASES, SCENARIOS, Dataset, coverage, generate, missing_cases
+from emulators.sampledata import REQUIRED_CASES, SCENARIOS, Dataset, coverage, expected_books, generate, missing_cases
+from emulators.sampledata.cases import paid_in_full_before
 from emulators.sampledata.money import is_whole_minor_units
 from emulators.sampledata.records import ACTIVE, DRAFT
 
@@ -43,6 +45,30 @@ def test_sizes_and_unique_ids(customers):
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
 def test_every_required_case_appears_at_200_customers(seed):
     assert missing_cases(generate(200, seed)) == []
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_charge_reversals_on_paid_invoices_are_open_credit_for_the_oracle_and_the_emulator(seed):
+    # Issue #8 [U]: the invoice stays at 0 (Fusebill and QBO) and the whole credit note is open credit.
+    dataset = generate(200, seed)
+    books = expected_books(dataset)
+    totals = []
+    for bundle in dataset.customers:
+        ledger = replay(bundle)
+        invoices = {invoice.id: invoice for invoice in bundle.invoices}
+        for note in bundle.credit_notes:
+            if not paid_in_full_before(bundle, invoices[note.invoice_id], note.seq):
+                continue
+            state = ledger.invoices[note.invoice_id]
+            assert state.outstanding == 0 and state.credit_note_credit >= note.total_amount
+            expected = books.invoices.get(note.invoice_id)
+            if expected is None:
+                continue  # a customer the sync never touches
+            assert (expected.fusebill_outstanding, expected.qbo_balance) == (0, None if expected.note else 0)
+            assert expected.credit_note_credit == state.credit_note_credit
+            assert books.customers[bundle.customer.id].ar_balance == ledger.ar_balance
+            totals.append(note.total_amount)
+    assert Decimal("37.66") in totals  # the scripted story: one 33.33 training session + HST 4.33
 
 
 def test_small_datasets_still_carry_the_scripted_stories():

@@ -199,3 +199,65 @@ def test_the_emulators_replay_reaches_the_same_numbers_on_the_hand_built_account
     assert {i: s.outstanding for i, s in ledger.invoices.items()} == {
         i: e.fusebill_outstanding for i, e in books.invoices.items()
     }
+
+
+def test_a_charge_reversal_on_a_paid_invoice_leaves_it_at_zero_and_the_rest_as_open_credit():
+    # Issue #8 [U]: the credit note reduces A/R by its gross amount; the invoice cannot go below 0 and
+    # in QBO "the CreditMemo applies up to the invoice's QBO balance and the rest stays as customer credit".
+    a = Account(1)
+    invoice = a.invoice("100.00", tax_code="HST-ON", tax="13.00")   # 113.00
+    a.pay("113.00", (invoice, "113.00"))
+    a.reverse(invoice, "40.00", "5.20")                              # 45.20, all beyond the zero balance
+    books = expected_books(_dataset(a))
+    expected = books.invoices[invoice.id]
+    assert (expected.fusebill_outstanding, expected.qbo_balance, expected.note) == (D("0.00"), D("0.00"), None)
+    assert expected.credit_note_credit == D("45.20") and books.customers[1].credit_note_credit == D("45.20")
+    assert books.customers[1].ar_balance == D("-45.20")             # 113 − 113 − 45.20
+    assert books.ledger(DEFERRED_REVENUE, "CAD") == D("60.00") and books.ledger(SALES_TAX_PAYABLE, "CAD") == D("7.80")
+
+
+def test_a_reversal_beyond_a_partly_paid_balance_and_the_order_of_later_reopenings():
+    # Only the part beyond what the invoice owed just before the credit note is open credit, so the
+    # invoice balance depends on the order of the records; A/R does not.
+    def account(debit_first: bool) -> Account:
+        a = Account(1)
+        invoice = a.invoice("100.00")
+        credit = a.credit("100.00", (invoice, "100.00"))
+        if debit_first:
+            a.debit(credit, "40.00", (invoice, "40.00"))             # re-opens 40, then the note closes it
+            a.reverse(invoice, "100.00", "0")
+        else:
+            a.reverse(invoice, "100.00", "0")                        # all 100 is open credit
+            a.debit(credit, "40.00", (invoice, "40.00"))             # re-opens 40 afterwards
+        return a
+
+    before, after = expected_books(_dataset(account(True))), expected_books(_dataset(account(False)))
+    invoice_id = account(True).records.invoices[0].id
+    assert (before.invoices[invoice_id].fusebill_outstanding, before.invoices[invoice_id].credit_note_credit) == (D("0.00"), D("60.00"))
+    assert (after.invoices[invoice_id].fusebill_outstanding, after.invoices[invoice_id].credit_note_credit) == (D("40.00"), D("100.00"))
+    assert after.invoices[invoice_id].qbo_balance == D("40.00")     # the credit's application Payment re-opens it
+    assert before.customers[1].ar_balance == after.customers[1].ar_balance == D("-60.00")  # 100 − 100 + 40 − 100
+
+
+@pytest.mark.parametrize("debit_first", [True, False])
+def test_the_emulators_replay_agrees_on_reversals_beyond_the_balance(debit_first):
+    from emulators.fusebill.ledger import replay
+
+    a = Account(1)
+    paid = a.invoice("100.00", tax_code="HST-ON", tax="13.00")
+    partly = a.invoice("50.00", tax_code="HST-ON", tax="6.50")
+    a.pay("133.00", (paid, "113.00"), (partly, "20.00"))
+    credit = a.credit("10.00", (partly, "10.00"))
+    if debit_first:
+        a.debit(credit, "10.00", (partly, "10.00"))
+    a.reverse(paid, "100.00", "13.00")                               # paid: all 113 open credit
+    a.reverse(partly, "50.00", "6.50")                               # owes 26.50 (36.50 after the debit): 30 (20) open credit
+    if not debit_first:
+        a.debit(credit, "10.00", (partly, "10.00"))
+    ledger = replay(a.records)
+    books = expected_books(_dataset(a))
+    assert ledger.ar_balance == books.customers[1].ar_balance
+    assert {i: (s.outstanding, s.credit_note_credit) for i, s in ledger.invoices.items()} == {
+        i: (e.fusebill_outstanding, e.credit_note_credit) for i, e in books.invoices.items()
+    }
+    assert ledger.credit_note_credit == books.customers[1].credit_note_credit == (D("133.00") if debit_first else D("143.00"))
