@@ -5,9 +5,10 @@ from redis import Redis
 from rq import Queue
 
 DEFAULT = "default"
-SYNC = "sync"
+SYNC = "sync"  # runs and small change sets: a single change is never queued behind a backfill
+BACKFILL = "sync-backfill"  # the chunks of large runs (first syncs)
 MAINTENANCE = "maintenance"
-ALL = (SYNC, DEFAULT, MAINTENANCE)  # in priority order for the worker
+ALL = (SYNC, BACKFILL, DEFAULT, MAINTENANCE)  # in priority order for the worker
 
 
 def redis_connection(url: str) -> Redis:

@@ -20,6 +20,9 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     connection = redis_connection(settings.redis_url)
+    from jobs.context import job_context
+
+    job_context()  # built once here, before RQ forks a work horse per job
     if not args.burst:
         from rq import Queue
 

@@ -41,8 +41,12 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "SIGNIN_BASE_DELAY_SECONDS": ("30", "First wait after too many failures; doubles with each further failure."),
     "SIGNIN_MAX_DELAY_SECONDS": ("900", "Longest wait imposed on sign-in attempts."),
     "REFRESH_TOKEN_WARNING_DAYS": ("14", "Warn (banner + audit event) when the QBO refresh token expires within this many days."),
+    "COMPANY_RECHECK_MINUTES": ("5", "Pages re-read the QBO company's set-up (Automatically apply credits, tax set-up) at most this often, and only when the rate limit has room (0: on every page view)."),
     "TRUST_PROXY_HEADERS": ("false", "Trust one proxy's X-Forwarded-For/-Proto/-Host (set when behind nginx or a load balancer)."),
     "LOG_LEVEL": ("INFO", "Python log level."),
+    "FUSEBILL_SANDBOX_REQUESTS_PER_MINUTE": ("48", "Fusebill requests a minute the sync allows itself for the sandbox environment, shared by every worker (Fusebill sandboxes allow 50)."),
+    "FUSEBILL_PRODUCTION_REQUESTS_PER_MINUTE": ("950", "The same for the production environment (Fusebill live accounts allow 1,000)."),
+    "RATE_LIMIT_TIME_SCALE": ("1", "Emulator runs only (tests, benchmarks): the rate-limit windows the portal keeps in Redis run this many times faster, to match an emulator started with the same `time_scale`. Keep 1 against Intuit and Fusebill."),
 }
 
 
@@ -70,8 +74,12 @@ class Settings:
     signin_base_delay_seconds: int = 30
     signin_max_delay_seconds: int = 900
     refresh_token_warning_days: int = 14
+    company_recheck_minutes: int = 5
     trust_proxy_headers: bool = False
     log_level: str = "INFO"
+    fusebill_sandbox_requests_per_minute: int = 48
+    fusebill_production_requests_per_minute: int = 950
+    rate_limit_time_scale: float = 1.0
 
     # ------------------------------------------------------------------ derived
     @property
@@ -230,6 +238,10 @@ def _parse(values: Mapping[str, str]) -> Settings:
         signin_base_delay_seconds=integer("SIGNIN_BASE_DELAY_SECONDS", 30, minimum=1),
         signin_max_delay_seconds=integer("SIGNIN_MAX_DELAY_SECONDS", 900, minimum=1),
         refresh_token_warning_days=integer("REFRESH_TOKEN_WARNING_DAYS", 14, minimum=1),
+        fusebill_sandbox_requests_per_minute=integer("FUSEBILL_SANDBOX_REQUESTS_PER_MINUTE", 48, minimum=1),
+        fusebill_production_requests_per_minute=integer("FUSEBILL_PRODUCTION_REQUESTS_PER_MINUTE", 950, minimum=1),
+        rate_limit_time_scale=number("RATE_LIMIT_TIME_SCALE", 1.0),
+        company_recheck_minutes=integer("COMPANY_RECHECK_MINUTES", 5, minimum=0),
         trust_proxy_headers=boolean("TRUST_PROXY_HEADERS", False),
         log_level=log_level,
     )

@@ -28,6 +28,7 @@ from portal import create_app
 from portal.db import Database, build_engine
 from portal.migrate import upgrade
 from portal.models import ROLE_ADMIN, ROLE_SUPPORT, Account, User
+from portal.services.environments import create_environments
 from portal.settings import Settings
 
 DEFAULT_PG_URL = "postgresql+psycopg://fbqbo:fbqbo@127.0.0.1:5432/fbqbo_test"
@@ -176,6 +177,8 @@ def make_account(session: Session) -> Callable[..., Account]:
             integration_enabled=enabled,
         )
         session.add(account)
+        session.flush()
+        create_environments(session, account)  # as accounts.create_account does: both exist from the start
         session.commit()
         return account
 

@@ -28,3 +28,14 @@ class PermanentError(ExternalError):
 
 class AuthenticationError(ExternalError):
     pass
+
+
+class Throttled(RetryableError):
+    """A rate limit (ours in Redis, or the remote one's 429) has no room now: try again in `retry_after` s.
+
+    Jobs defer the work instead of sleeping on it, so other companies' work is not held up."""
+
+    def __init__(self, message: str, *, retry_after: float = 5.0, limit: str = "", **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+        self.limit = limit  # which limit: "qbo", "qbo-batch", "fusebill" (ours), or "" (the remote's 429)

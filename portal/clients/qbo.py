@@ -14,12 +14,14 @@ Behaviour we add on top, through subclasses rather than patches:
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from decimal import Decimal
+from typing import Any, Callable, Iterator
 
 import requests
 from intuitlib.client import AuthClient
@@ -28,7 +30,7 @@ from intuitlib.exceptions import AuthClientError
 from quickbooks import QuickBooks
 from quickbooks import exceptions as qbo_exceptions
 
-from portal.clients import AuthenticationError, PermanentError, RetryableError
+from portal.clients import AuthenticationError, ExternalError, PermanentError, RetryableError, Throttled
 from portal.clients.ratelimit import QBO_BATCH_WINDOWS, QBO_REQUEST_WINDOWS, RateLimiter
 from portal.settings import Settings
 
@@ -88,8 +90,19 @@ class TokenSet:
     refresh_expires_at: datetime
 
 
+DISCOVERY_TTL_SECONDS = 3600.0
+_discovery_cache: dict[str, tuple[float, bytes]] = {}  # discovery URL -> (fetched at, body)
+
+
+def request_id(*parts: str) -> str:
+    """A QBO requestid (≤ 50 characters, qbo-api.md §1.7) that is the same for the same intent, so a
+    retried create is a replay of the first answer instead of a second record."""
+    return "fbqbo-" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:40]
+
+
 class _TimedAuthClient(AuthClient):
-    """AuthClient (a requests.Session) whose every request, discovery included, has a timeout."""
+    """AuthClient (a requests.Session) whose every request has a timeout, and whose discovery
+    document (fetched by every AuthClient at construction) is fetched once an hour per process."""
 
     def __init__(self, *args: Any, timeout: float, **kwargs: Any) -> None:
         self._timeout = timeout  # set before AuthClient.__init__, which already fetches discovery
@@ -97,7 +110,17 @@ class _TimedAuthClient(AuthClient):
 
     def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def, override]
         kwargs.setdefault("timeout", self._timeout)
-        return super().request(method, url, *args, **kwargs)
+        is_discovery = method.upper() == "GET" and ("openid_configuration" in str(url) or "openid-configuration" in str(url))
+        cached = _discovery_cache.get(str(url)) if is_discovery else None
+        if cached is not None and time.monotonic() - cached[0] < DISCOVERY_TTL_SECONDS:
+            response = requests.Response()
+            response.status_code, response._content, response.url = 200, cached[1], str(url)
+            response.headers["Content-Type"] = "application/json"
+            return response
+        response = super().request(method, url, *args, **kwargs)
+        if is_discovery and response.status_code == 200:
+            _discovery_cache[str(url)] = (time.monotonic(), response.content)
+        return response
 
 
 def _auth_client(app: IntuitApp, **tokens: Any) -> AuthClient:
@@ -166,31 +189,53 @@ def revoke(app: IntuitApp, token: str) -> None:
 
 
 THROTTLE_RETRY_DELAYS = (1.0, 2.0, 4.0)  # after a 429: QBO's limits are per second and per minute
+TRANSIENT_RETRIES = 2  # background calls: a 5xx or timeout is tried again (QBO: "resubmit once", §1.9.2)
+TRANSIENT_DELAYS = (0.5, 2.0)
 
 
 class _QuickBooks(QuickBooks):
-    """python-quickbooks with a timeout, our rate limiter, and 429 / 5xx recognised from the status.
+    """python-quickbooks with a timeout, our rate limiter, refresh-on-401, and 429 / 5xx recognised
+    from the status.
 
     A 429 comes with an XML body python-quickbooks cannot parse, so it is handled here, from the
-    status code: a few short waits (someone else may share the company's quota), then RetryableError.
+    status code: a few short waits (someone else may share the company's quota), then Throttled.
+    Background jobs set no waits (`throttle_retry_delays = ()`) and defer the work instead.
+    A 401 to a token we believed valid calls `token_refresher` once (it returns a fresh access
+    token, refreshing under the connection's lock) and repeats the same request: the refresh lives
+    at the transport, so no caller reruns its work.
     """
 
     http_timeout: float = 30.0
     limiter: RateLimiter | None = None
+    limiter_wait: float | None = None
+    throttle_retry_delays: tuple[float, ...] = THROTTLE_RETRY_DELAYS
+    token_refresher: Callable[[], str] | None = None
     sleep = staticmethod(time.sleep)
+    calls = 0  # HTTP requests made through this instance
 
     def process_request(self, request_type, url, headers="", params="", data=""):  # type: ignore[no-untyped-def, override]
         if self.session is None:
             raise qbo_exceptions.QuickbooksException("No session manager")
-        headers.update({"Authorization": "Bearer " + self.session.access_token})
+        refreshed = False
+        while True:
+            headers.update({"Authorization": "Bearer " + self.session.access_token})
+            response = self._send(request_type, url, headers, params, data)
+            if response.status_code == 401 and self.token_refresher is not None and not refreshed:
+                refreshed = True
+                self.session.access_token = self.token_refresher()
+                continue
+            return response
+
+    def _send(self, request_type, url, headers, params, data):  # type: ignore[no-untyped-def]
         is_batch = url.rstrip("/").endswith("/batch")
-        for attempt, delay in enumerate((0.0,) + THROTTLE_RETRY_DELAYS):
+        for attempt, delay in enumerate((0.0,) + tuple(self.throttle_retry_delays)):
             if delay:
                 self.sleep(delay)
             if self.limiter is not None:
-                self.limiter.acquire(f"qbo:{self.company_id}", QBO_REQUEST_WINDOWS)
+                self.limiter.acquire(f"qbo:{self.company_id}", QBO_REQUEST_WINDOWS, max_wait=self.limiter_wait)
                 if is_batch:
-                    self.limiter.acquire(f"qbo-batch:{self.company_id}", QBO_BATCH_WINDOWS)
+                    self.limiter.acquire(f"qbo-batch:{self.company_id}", QBO_BATCH_WINDOWS, max_wait=self.limiter_wait)
+            self.calls += 1
             try:
                 response = self.session.request(request_type, url, headers=headers, params=params, data=data, timeout=self.http_timeout)
             except requests.Timeout as error:
@@ -201,10 +246,15 @@ class _QuickBooks(QuickBooks):
                 break
             log.info("QBO answered 429 for realm %s (attempt %d)", self.company_id, attempt + 1)
         else:
-            raise RetryableError("QuickBooks Online's rate limit was reached; try again in a minute.", status=429, code="3001")
-        if response.status_code in (502, 503, 504):
+            raise Throttled("QuickBooks Online's rate limit was reached; try again in a minute.", status=429, code="3001", retry_after=10.0)
+        if response.status_code in (500, 502, 503, 504) and not _has_fault_body(response):
             raise RetryableError(f"QuickBooks Online is temporarily unavailable ({response.status_code}).", status=response.status_code)
         return response
+
+
+def _has_fault_body(response: requests.Response) -> bool:
+    """A 500 with a JSON Fault (e.g. SystemFault 10000) is left for python-quickbooks to translate."""
+    return response.status_code == 500 and "json" in response.headers.get("Content-Type", "").lower()
 
 
 def translate(error: qbo_exceptions.QuickbooksException) -> Exception:
@@ -267,7 +317,10 @@ def _quote(value: str) -> str:
 class QboApi:
     """python-quickbooks bound to one company (realm) with a valid access token."""
 
-    def __init__(self, app: IntuitApp, realm_id: str, access_token: str, refresh_token: str = "", limiter: RateLimiter | None = None) -> None:
+    def __init__(self, app: IntuitApp, realm_id: str, access_token: str, refresh_token: str = "", limiter: RateLimiter | None = None,
+                 *, token_refresher: Callable[[], str] | None = None, background: bool = False) -> None:
+        """`background`: a job, not a person, is waiting — never sleep on a rate limit (Throttled
+        is raised at once and the job defers its work); `token_refresher` makes a 401 refresh once."""
         self.app = app
         self.realm_id = realm_id
         auth = _auth_client(app, access_token=access_token, refresh_token=refresh_token or None, realm_id=realm_id)
@@ -277,15 +330,39 @@ class QboApi:
         self.qb.sandbox_api_url_v3 = app.api_base
         self.qb.http_timeout = app.timeout
         self.qb.limiter = limiter
+        self.qb.token_refresher = token_refresher
+        self.transient_retries = 0
+        if background:
+            self.qb.throttle_retry_delays = ()
+            self.qb.limiter_wait = 1.0
+            self.transient_retries = TRANSIENT_RETRIES
+
+    @property
+    def calls(self) -> int:
+        return self.qb.calls
 
     def _call(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: str | None = None, request_id: str | None = None) -> dict[str, Any]:
+        """One API call; in background use a transient failure (5xx, timeout, reset) is tried again
+        after a short wait, at most TRANSIENT_RETRIES times — safe because every write carries a
+        requestid, so a write QBO did before failing is answered from its replay cache."""
         url = f"{self.qb.api_url}/company/{self.realm_id}/{path}"
-        try:
-            if method == "GET":
-                return self.qb.get(url, params=params or {})
-            return self.qb.post(url, body or "", params=params or {}, request_id=request_id)
-        except qbo_exceptions.QuickbooksException as error:
-            raise translate(error) from error
+        for attempt in range(self.transient_retries + 1):
+            try:
+                if method == "GET":
+                    return self.qb.get(url, params=params or {})
+                return self.qb.post(url, body or "", params=params or {}, request_id=request_id)
+            except qbo_exceptions.QuickbooksException as error:
+                failure: ExternalError = translate(error)
+                cause: Exception = error
+            except RetryableError as error:
+                failure, cause = error, error
+            if not failure.retryable or isinstance(failure, Throttled) or attempt == self.transient_retries or (method != "GET" and not request_id):
+                if failure is cause:
+                    raise failure
+                raise failure from cause
+            log.info("QBO %s %s failed (%s); trying again", method, path, failure.message)
+            self.qb.sleep(TRANSIENT_DELAYS[min(attempt, len(TRANSIENT_DELAYS) - 1)])
+        raise AssertionError("unreachable")
 
     def query(self, statement: str) -> dict[str, Any]:
         url = f"{self.qb.api_url}/company/{self.realm_id}/query"
@@ -390,3 +467,144 @@ class QboApi:
     def tax_codes(self) -> list[QboTaxCode]:
         rows = self.query_all("TaxCode", "Active = true", order_by="Name")
         return [QboTaxCode(str(r["Id"]), r.get("Name", ""), r.get("Description", ""), bool(r.get("Active", True))) for r in rows]
+
+    def tax_codes_with_rates(self) -> list["QboTaxCodeRates"]:
+        """Every active tax code with its sales rates, in two queries (TaxCode, then TaxRate), not one per code.
+
+        A code's rates come from `SalesTaxRateList.TaxRateDetail[].TaxRateRef`; a rate the TaxRate query
+        did not return (inactive, say) keeps the name on the reference and no percentage.
+        """
+        codes = list(self.query_all("TaxCode", "Active = true", order_by="Name"))
+        rates = {str(row["Id"]): row for row in self.query_all("TaxRate")}
+        result = []
+        for code in codes:
+            details = ((code.get("SalesTaxRateList") or {}).get("TaxRateDetail")) or []
+            code_rates = []
+            for detail in details:
+                ref = (detail or {}).get("TaxRateRef") or {}
+                rate_id = str(ref.get("value") or "")
+                if not rate_id:
+                    continue
+                row = rates.get(rate_id, {})
+                code_rates.append(QboTaxRate(
+                    id=rate_id,
+                    name=row.get("Name") or ref.get("name") or f"Rate {rate_id}",
+                    percent=_percent(row.get("RateValue")),
+                    agency_id=str(((row.get("AgencyRef") or {}).get("value")) or ""),
+                ))
+            result.append(QboTaxCodeRates(str(code["Id"]), code.get("Name", ""), code.get("Description", "") or "", tuple(code_rates)))
+        return result
+
+
+    # ------------------------------------------------------------ generic documents (the sync)
+    def create(self, entity: str, body: dict[str, Any], request_id: str) -> dict[str, Any]:
+        return self._call("POST", entity.lower(), body=json.dumps(body, default=str), request_id=request_id)[entity]
+
+    def update(self, entity: str, body: dict[str, Any], request_id: str) -> dict[str, Any]:
+        """A full update (or sparse, when `body` has "sparse": true); `body` carries Id and SyncToken."""
+        return self._call("POST", entity.lower(), body=json.dumps(body, default=str), request_id=request_id)[entity]
+
+    def delete(self, entity: str, qbo_id: str, sync_token: str, request_id: str) -> dict[str, Any]:
+        body = json.dumps({"Id": qbo_id, "SyncToken": sync_token})
+        return self._call("POST", entity.lower(), params={"operation": "delete"}, body=body, request_id=request_id)
+
+    def read(self, entity: str, qbo_id: str) -> dict[str, Any] | None:
+        """The record, or None when QBO has no such record (610, or deleted)."""
+        try:
+            return self._call("GET", f"{entity.lower()}/{qbo_id}")[entity]
+        except PermanentError as error:
+            if error.code == "610":
+                return None
+            raise
+
+    def batch(self, items: list[dict[str, Any]], request_id: str | None = None) -> dict[str, dict[str, Any]]:
+        """One batch request (≤ 30 items, qbo-api.md §1.10): bId -> that item's BatchItemResponse.
+
+        Each item is `{"bId", "operation": "create"|"update"|"delete", <Entity>: {...}}` or
+        `{"bId", "Query": "..."}`. A Fault inside one item is that item's answer, not an exception.
+        """
+        if not items:
+            return {}
+        if len(items) > BATCH_MAX_ITEMS:
+            raise ValueError(f"a QBO batch holds at most {BATCH_MAX_ITEMS} items")
+        body = json.dumps({"BatchItemRequest": items}, default=str)
+        answer = self._call("POST", "batch", body=body, request_id=request_id)
+        return {str(item.get("bId")): item for item in answer.get("BatchItemResponse", [])}
+
+    def exchange_rate(self, currency: str, as_of: str) -> Decimal | None:
+        """QBO's rate for 1 `currency` in home currency on `as_of` (YYYY-MM-DD), or None if it has none."""
+        answer = self._call("GET", "exchangerate", params={"sourcecurrencycode": currency, "asofdate": as_of})
+        rate = (answer.get("ExchangeRate") or {}).get("Rate")
+        return Decimal(str(rate)) if rate not in (None, "") else None
+
+    def receivable_accounts(self) -> dict[str, str]:
+        """Currency -> the id of that currency's Accounts Receivable account (QBO keeps one per currency)."""
+        rows = self.query_all("Account", "AccountType = 'Accounts Receivable'")
+        found: dict[str, str] = {}
+        for row in rows:
+            currency = (row.get("CurrencyRef") or {}).get("value", "")
+            found.setdefault(currency, str(row["Id"]))
+        return found
+
+
+def _percent(value: Any) -> "Decimal | None":
+    from decimal import Decimal  # kept local: this section is appended to a shared module
+
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        percent = Decimal(str(value))
+    except ArithmeticError:
+        return None
+    return percent if percent.is_finite() else None
+
+
+def _format_percent(percent: "Decimal | None") -> str:
+    if percent is None:
+        return "?"
+    text = format(percent.normalize(), "f")
+    return f"{text}%"
+
+
+@dataclass(frozen=True)
+class QboTaxRate:
+    """A QBO sales tax rate: `percent` is RateValue (9.975 means 9.975 %), None when QBO gave none."""
+
+    id: str
+    name: str
+    percent: "Decimal | None"
+    agency_id: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({_format_percent(self.percent)})"
+
+
+@dataclass(frozen=True)
+class QboTaxCodeRates:
+    """An active QBO tax code and the sales rates it groups (GST/QST QC: GST 5 % + QST 9.975 %)."""
+
+    id: str
+    name: str
+    description: str
+    rates: tuple[QboTaxRate, ...]
+
+    @property
+    def percents(self) -> tuple["Decimal", ...]:
+        """The rates' percentages, sorted and normalised (for matching against Fusebill rules)."""
+        return tuple(sorted(rate.percent.normalize() for rate in self.rates if rate.percent is not None))
+
+    @property
+    def is_zero_rate(self) -> bool:
+        """Every sales rate is 0 % (Exempt, Zero-rated, Out of Scope); a code with no rates is not."""
+        return bool(self.rates) and all(rate.percent is not None and rate.percent == 0 for rate in self.rates)
+
+    @property
+    def label(self) -> str:
+        """"GST/QST QC (5% + 9.975%)"."""
+        if not self.rates:
+            return f"{self.name} (no sales rates)"
+        return f"{self.name} ({' + '.join(_format_percent(rate.percent) for rate in self.rates)})"
+
+
+BATCH_MAX_ITEMS = 30

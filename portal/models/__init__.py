@@ -15,7 +15,9 @@ from portal.models.integration import (
     ManagedItem,
     QboConnection,
     SyncLink,
+    SyncRecord,
     SyncRun,
+    TaxCombination,
     TaxMapping,
 )
 from portal.models.security import SignInThrottle
@@ -31,7 +33,9 @@ __all__ = [
     "ManagedItem",
     "QboConnection",
     "SyncLink",
+    "SyncRecord",
     "SyncRun",
+    "TaxCombination",
     "TaxMapping",
     "ROLE_ADMIN",
     "ROLE_SUPPORT",

@@ -181,7 +181,13 @@ class ManagedItem(Base):
 
 
 class TaxMapping(Base):
-    """A Fusebill tax rule and the QBO tax code it maps to (unmapped while qbo_tax_code_id is None)."""
+    """A Fusebill tax rule and the QBO tax *rate* its tax is posted to (unmapped while qbo_tax_rate_id
+    is None): the sync writes one `TxnTaxDetail.TaxLine` per rule with `TaxRateRef` = this rate.
+
+    The rate is one of the rates of the codes this rule's combinations (TaxCombination) map to.
+    `qbo_tax_code_id`/`qbo_tax_code_name` are the earlier rule → code mapping, kept as history only:
+    the sync does not read them. `mapped_at`/`mapped_by_id` are about the rate.
+    """
 
     __tablename__ = "tax_mappings"
 
@@ -194,6 +200,9 @@ class TaxMapping(Base):
     source: Mapped[str] = mapped_column(String(16), default="discovered")  # discovered | manual
     qbo_tax_code_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     qbo_tax_code_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    qbo_tax_rate_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    qbo_tax_rate_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    qbo_tax_rate_percent: Mapped[Decimal | None] = mapped_column(Numeric(9, 5), nullable=True)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     mapped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     mapped_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
@@ -201,8 +210,37 @@ class TaxMapping(Base):
     __table_args__ = (UniqueConstraint("environment_id", "realm_id", "fusebill_tax_key", name="uq_tax_mappings_env_realm_key"),)
 
 
+class TaxCombination(Base):
+    """A set of Fusebill tax rules charged together on an invoice, and the QBO tax code for it.
+
+    `rule_keys` is `portal.services.taxes.combination_key(...)`: the sorted TaxMapping.fusebill_tax_key
+    values joined by "+". The empty string "" is the non-taxable combination (charges without tax,
+    credits, write-offs); its code is the company's zero-rate code. Unmapped while qbo_tax_code_id is None.
+    """
+
+    __tablename__ = "tax_combinations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"))
+    realm_id: Mapped[str] = mapped_column(String(32))
+    rule_keys: Mapped[str] = mapped_column(String(400))
+    label: Mapped[str] = mapped_column(String(400), default="")
+    qbo_tax_code_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    qbo_tax_code_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    mapped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    mapped_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+
+    __table_args__ = (UniqueConstraint("environment_id", "realm_id", "rule_keys", name="uq_tax_combinations_env_realm_keys"),)
+
+
 class SyncLink(Base):
-    """(environment, entity type, Fusebill id) → its QBO counterpart. The only way the engine finds one."""
+    """(environment, entity type, Fusebill id, part) → its QBO counterpart. The only way the engine finds one.
+
+    `part` is "" for a record's own document and names the extra documents one record owns, e.g. a
+    credit's zero-total application Payment `apply:invoice:5531` (marker
+    `fusebill:credit:812:apply:invoice:5531`). Promise 4 (one-to-one) is checkable per (type, id, part).
+    """
 
     __tablename__ = "sync_links"
 
@@ -211,35 +249,103 @@ class SyncLink(Base):
     realm_id: Mapped[str] = mapped_column(String(32))
     entity_type: Mapped[str] = mapped_column(String(32))
     fusebill_id: Mapped[str] = mapped_column(String(96))
+    part: Mapped[str] = mapped_column(String(96), default="", server_default="")
+    customer_id: Mapped[str] = mapped_column(String(32), default="", server_default="")
     qbo_type: Mapped[str] = mapped_column(String(32))
     qbo_id: Mapped[str] = mapped_column(String(32))
     qbo_sync_token: Mapped[str] = mapped_column(String(16), default="0")
     payload_hash: Mapped[str] = mapped_column(String(64), default="")
+    # What later documents need from this one without reading QBO again (e.g. a JE's A/R line id,
+    # the amount an application Payment applies).
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (
-        UniqueConstraint("environment_id", "entity_type", "fusebill_id", name="uq_sync_links_env_type_fusebill"),
+        UniqueConstraint("environment_id", "entity_type", "fusebill_id", "part", name="uq_sync_links_env_type_fusebill_part"),
         Index("ix_sync_links_qbo", "environment_id", "qbo_type", "qbo_id"),
+        Index("ix_sync_links_customer", "environment_id", "customer_id"),
     )
 
 
+RUN_QUEUED = "queued"
+RUN_RUNNING = "running"
+RUN_SUCCEEDED = "succeeded"
+RUN_PARTIAL = "partial"
+RUN_FAILED = "failed"
+RUN_STATUSES = (RUN_QUEUED, RUN_RUNNING, RUN_SUCCEEDED, RUN_PARTIAL, RUN_FAILED)
+RUN_FINISHED = (RUN_SUCCEEDED, RUN_PARTIAL, RUN_FAILED)
+
+
 class SyncRun(Base):
-    """One run of the sync for one environment (history is kept across disconnects)."""
+    """One run of the sync for one environment (history is kept across disconnects).
+
+    A run is pinned at creation to its environment, realm and connection; its jobs never look up
+    "the active one". `cursor` is the Fusebill time the run's change lists were read from (the
+    previous finished run's `read_at`), `read_at` the time this run read them.
+    """
 
     __tablename__ = "sync_runs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"))
     realm_id: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | running | succeeded | failed | partial
+    connection_id: Mapped[int | None] = mapped_column(ForeignKey("qbo_connections.id", ondelete="SET NULL"), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default=RUN_QUEUED)
     trigger: Mapped[str] = mapped_column(String(16), default="manual")
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cursor: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    customers_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    customers_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (
         CheckConstraint("status IN ('queued', 'running', 'succeeded', 'failed', 'partial')", name="status"),
         Index("ix_sync_runs_environment_started", "environment_id", "started_at"),
+    )
+
+    @property
+    def finished(self) -> bool:
+        return self.status in RUN_FINISHED
+
+
+STATE_SYNCED = "synced"
+STATE_PENDING = "pending"
+STATE_FAILED = "failed"
+STATE_SKIPPED = "skipped"
+RECORD_STATES = (STATE_SYNCED, STATE_PENDING, STATE_FAILED, STATE_SKIPPED)
+
+
+class SyncRecord(Base):
+    """The one visible state of one Fusebill record in one environment (promise 5: nothing dropped).
+
+    Exactly one row per (environment, entity type, Fusebill id): synced, pending (with what it waits
+    for), failed (QBO's code and message, a plain-language hint) or skipped (with the reason).
+    """
+
+    __tablename__ = "sync_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"))
+    entity_type: Mapped[str] = mapped_column(String(32))
+    fusebill_id: Mapped[str] = mapped_column(String(96))
+    customer_id: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str] = mapped_column(String(200), default="")  # e.g. "Invoice 1042"
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    hint: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    qbo_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    qbo_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id", ondelete="SET NULL"), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("environment_id", "entity_type", "fusebill_id", name="uq_sync_records_env_type_fusebill"),
+        CheckConstraint("state IN ('synced', 'pending', 'failed', 'skipped')", name="state"),
+        Index("ix_sync_records_env_state", "environment_id", "state"),
+        Index("ix_sync_records_env_customer", "environment_id", "customer_id"),
     )

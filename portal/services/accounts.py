@@ -10,6 +10,7 @@ from portal.models import ROLE_ADMIN, ROLE_SUPPORT, Account, EnablementRequest, 
 from portal.models.account import REQUEST_PENDING
 from portal.services import NotFound, ServiceError
 from portal.services import audit
+from portal.services.environments import create_environments
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
@@ -44,6 +45,7 @@ def create_account(session: Session, name: str, fusebill_account_id: str, *, act
     account = Account(name=name, fusebill_account_id=fusebill_account_id, integration_enabled=False)
     session.add(account)
     session.flush()
+    create_environments(session, account)  # both environments exist from the start: pages never create them
     audit.record(
         session, "account.created", f"Account {name} ({fusebill_account_id}) created",
         actor=actor, account_id=account.id, details={"name": name, "fusebill_account_id": fusebill_account_id},

@@ -18,7 +18,12 @@ class ServiceContext:
     # A person is waiting (a web request): wait for rate-limit room or another worker's refresh only
     # briefly, then say "try again" rather than hold the page for a minute.
     interactive: bool = False
+    # Overrides the waits below. A page's optional re-check uses 0: with no rate-limit room (or another
+    # worker refreshing the tokens) right now it is skipped, never waited for.
+    max_wait: float | None = None
 
     @property
     def max_wait_seconds(self) -> float:
+        if self.max_wait is not None:
+            return self.max_wait
         return 10.0 if self.interactive else 90.0

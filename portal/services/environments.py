@@ -28,8 +28,24 @@ API_KEY_PATTERN = re.compile(r"[A-Za-z0-9+/=_\-]+")
 FUSEBILL_KEY_MAX = 512
 
 
+def create_environments(session: Session, account: Account) -> list[Environment]:
+    """Give a new account (flushed, so it has an id) both its environments, sandbox and production.
+
+    Every account has both from its creation (migration 0004 backfilled older ones), so pages only
+    read them: a GET never writes.
+    """
+    environments = [Environment(account_id=account.id, kind=kind) for kind in ENVIRONMENTS]
+    session.add_all(environments)
+    return environments
+
+
 def get_environment(session: Session, account: Account, kind: str) -> Environment:
-    """The account's environment of this kind, created on first use."""
+    """The account's environment of this kind.
+
+    Both exist from the account's creation (`create_environments`); the fallback that creates one here
+    only serves rows made outside the services (old test fixtures) and is kept only by a request
+    that commits.
+    """
     if kind not in ENVIRONMENTS:
         raise ServiceError(f"Unknown environment {kind!r}.")
     environment = session.scalar(select(Environment).where(Environment.account_id == account.id, Environment.kind == kind))

@@ -6,7 +6,6 @@ active accounts, recommended types first, and warns — never forbids — on an 
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 
@@ -14,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.clients import ExternalError, PermanentError
-from portal.clients.qbo import QboAccount, QboApi
+from portal.clients.qbo import QboAccount, QboApi, request_id
 from portal.models import Environment, LedgerChoice, ManagedItem, QboConnection, User, utcnow
 from portal.models.integration import TAX_CODES
 from portal.services import ServiceError
@@ -267,11 +266,6 @@ def _store_choice(session: Session, environment: Environment, connection: QboCon
 
 
 # ------------------------------------------------------------------ items
-def _request_id(*parts: str) -> str:
-    """A QBO requestid (≤ 50 characters) that is the same for the same intent, so a retry is a replay."""
-    return "fbqbo-" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:40]
-
-
 @dataclass
 class PreparedItems:
     items: dict[str, dict] = field(default_factory=dict)  # item key -> the QBO item as it now is
@@ -325,7 +319,7 @@ def _prepare_item(api: QboApi, connection: QboConnection, item: ItemSpec, ledger
         raise PermanentError(f"QuickBooks already has an item named “{item.name}” of type {found.get('Type')}; rename that item in QuickBooks")
     if found is None:
         made = api.create_service_item(item.name, ledger.account_id, item.description,
-                                       _request_id(connection.realm_id, "item", item.key, ledger.account_id, row.qbo_item_id if row else "-"))
+                                       request_id(connection.realm_id, "item", item.key, ledger.account_id, row.qbo_item_id if row else "-"))
         result.created.append(item.name)
         # A replayed create answers with the item as it was made then: read it as it is now.
         found = api.get_item(str(made["Id"])) or made
@@ -335,7 +329,7 @@ def _prepare_item(api: QboApi, connection: QboConnection, item: ItemSpec, ledger
     if current_account == ledger.account_id and found.get("Active", True):
         return found
     updated = api.update_item(str(found["Id"]), str(found["SyncToken"]), {"IncomeAccountRef": {"value": ledger.account_id}, "Active": True},
-                              _request_id(connection.realm_id, "item-update", item.key, str(found["Id"]), str(found["SyncToken"]), ledger.account_id))
+                              request_id(connection.realm_id, "item-update", item.key, str(found["Id"]), str(found["SyncToken"]), ledger.account_id))
     undo.append((str(found["Id"]), {"IncomeAccountRef": {"value": current_account}, "Active": bool(found.get("Active", True))}))
     if item.name not in result.created:
         result.updated.append(item.name)
@@ -349,7 +343,7 @@ def _undo(api: QboApi, connection: QboConnection, undo: list[tuple[str, dict]]) 
             current = api.get_item(item_id)
             if current is not None:
                 api.update_item(item_id, str(current["SyncToken"]), fields,
-                                _request_id(connection.realm_id, "item-undo", item_id, str(current["SyncToken"])))
+                                request_id(connection.realm_id, "item-undo", item_id, str(current["SyncToken"])))
         except ExternalError as error:
             log.warning("could not restore QBO item %s after a refused ledger save: %s", item_id, error.message)
 
@@ -392,11 +386,11 @@ def create_ledger_account(session: Session, ctx: ServiceContext, environment: En
     def work(api: QboApi) -> QboAccount:
         account = api.find_account_by_name(spec.create_name)
         if account is None:
-            created = api.create_account(spec.create_name, spec.create_type, spec.create_subtype, _request_id(connection.realm_id, "account", spec.key))
+            created = api.create_account(spec.create_name, spec.create_type, spec.create_subtype, request_id(connection.realm_id, "account", spec.key))
             # A replayed create answers with the account as it was then: read it as it is now.
             account = api.account(created.id)
         if not account.active:  # ours, made inactive in QuickBooks since (or a replayed create): bring it back
-            account = api.reactivate_account(account.id, _request_id(connection.realm_id, "account-reactivate", account.id, utcnow().isoformat()))
+            account = api.reactivate_account(account.id, request_id(connection.realm_id, "account-reactivate", account.id, utcnow().isoformat()))
         return account
 
     try:

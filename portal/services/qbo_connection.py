@@ -4,13 +4,15 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from portal.clients import ExternalError
+from redis.exceptions import RedisError
+
+from portal.clients import ExternalError, Throttled
 from portal.clients import qbo as qbo_client
 from portal.models import Environment, QboConnection, SyncLink, User, utcnow
 from portal.services import ServiceError
@@ -18,7 +20,7 @@ from portal.services import audit
 from portal.services.context import ServiceContext
 from portal.services.enablement import ensure_integration_enabled
 from portal.services.environments import live_connection
-from portal.services.qbo_tokens import api_with_token, call_qbo, store_tokens
+from portal.services.qbo_tokens import api_with_token, call_qbo, store_tokens, warn_if_expiring
 from portal.services.transactions import before_remote_call
 
 log = logging.getLogger(__name__)
@@ -180,10 +182,11 @@ def _apply_setup(connection: QboConnection, setup: qbo_client.CompanySetup, now)
     connection.company_check_error = None
 
 
-def recheck_company(session: Session, ctx: ServiceContext, connection_id: int) -> QboConnection:
+def recheck_company(session: Session, ctx: ServiceContext, connection_id: int, *, skip_when_throttled: bool = False) -> QboConnection:
     """Read the company's set-up again (Automatically apply credits can be switched on at any time).
 
-    A failure to re-check is recorded and shown; the last known set-up is kept.
+    A failure to re-check is recorded and shown; the last known set-up is kept. With
+    `skip_when_throttled`, a rate limit with no room now is not a failure: nothing is recorded.
     """
     now = utcnow()
     setup = failure = None
@@ -191,6 +194,10 @@ def recheck_company(session: Session, ctx: ServiceContext, connection_id: int) -
         setup = call_qbo(ctx, connection_id, lambda api: api.company_setup(), session=session)
     except ServiceError as error:  # reconnect needed: shown by the token health
         failure = error.message
+    except Throttled:
+        if not skip_when_throttled:
+            raise
+        return session.get(QboConnection, connection_id, populate_existing=True)
     except ExternalError as error:
         failure = f"Could not re-check the company set-up: {error.message}"
     # Read the row again: a token refresh during the call may have committed a newer one.
@@ -207,6 +214,58 @@ def recheck_company(session: Session, ctx: ServiceContext, connection_id: int) -
             actor=None, account_id=environment.account_id, environment=environment.kind, details={"realm_id": connection.realm_id},
         )
     return connection
+
+
+# One claim per connection, company and last check: page views that see the same stale check make one
+# re-check between them; after a failed one (the check time does not move) none for a while.
+RECHECK_CLAIM = "fbqbo:company-recheck:{connection_id}:{realm_id}:{checked_at}"
+
+
+def facts_due(connection: QboConnection, recheck_every: timedelta, warning_days: int, now: datetime | None = None) -> bool:
+    """Whether a page should refresh the connection's facts now (re-check, or audit an expiring
+    authorisation); False for a connection that needs reconnecting (nothing to ask QuickBooks)."""
+    now = now or utcnow()
+    if not connection.is_live or connection.needs_reconnect:
+        return False
+    checked = connection.company_checked_at
+    if checked is None or now - checked >= recheck_every:
+        return True
+    return bool(connection.expiry_warning_at is None and connection.refresh_token_expires_at
+                and connection.refresh_token_expires_at - now <= timedelta(days=warning_days))
+
+
+def refresh_connection_facts(ctx: ServiceContext, connection_id: int, *, recheck_every: timedelta, warning_days: int) -> None:
+    """What a page does before showing the company's set-up, in a short transaction of its own (the
+    page's own reads commit nothing):
+
+    - re-check the company (two QBO calls) only when the last check is older than `recheck_every`,
+      and only by one page view at a time (a Redis claim for that long, which also keeps a failing
+      QuickBooks from being asked on every view);
+    - never wait on the rate limiter: with no room now, the re-check is skipped and the last known
+      set-up shown;
+    - audit an expiring authorisation once.
+    """
+    page_ctx = replace(ctx, max_wait=0.0)
+    with ctx.database.session_scope() as session:
+        connection = session.get(QboConnection, connection_id)
+        if connection is None or not facts_due(connection, recheck_every, warning_days):
+            return
+        checked = connection.company_checked_at
+        if (checked is None or utcnow() - checked >= recheck_every) and _claim_recheck(ctx, connection, recheck_every):
+            connection = recheck_company(session, page_ctx, connection_id, skip_when_throttled=True)
+        warn_if_expiring(session, connection, warning_days)
+
+
+def _claim_recheck(ctx: ServiceContext, connection: QboConnection, recheck_every: timedelta) -> bool:
+    seconds = int(recheck_every.total_seconds())
+    if seconds <= 0:
+        return True
+    key = RECHECK_CLAIM.format(connection_id=connection.id, realm_id=connection.realm_id, checked_at=connection.company_checked_at.isoformat() if connection.company_checked_at else "never")
+    try:
+        return bool(ctx.redis.set(key, "1", nx=True, ex=seconds))
+    except RedisError:
+        log.warning("no Redis for the company re-check claim of connection %s: re-check skipped", connection.id)
+        return False
 
 
 def set_relink(session: Session, connection: QboConnection, relink: bool, actor: User) -> None:

@@ -178,26 +178,36 @@ def _record_failure(session, connection: QboConnection, environment: Environment
     session.commit()
 
 
-def api_with_token(ctx: ServiceContext, environment_kind: str, realm_id: str, access_token: str) -> qbo_client.QboApi:
+def api_with_token(ctx: ServiceContext, environment_kind: str, realm_id: str, access_token: str, **options) -> qbo_client.QboApi:  # type: ignore[no-untyped-def]
     """A QBO client for one company, behind the shared rate limiter."""
     app = qbo_client.intuit_app(ctx.settings, environment_kind)
-    return qbo_client.QboApi(app, realm_id, access_token, limiter=RateLimiter(ctx.redis, max_wait=ctx.max_wait_seconds))
+    return qbo_client.QboApi(app, realm_id, access_token, limiter=RateLimiter(ctx.redis, max_wait=ctx.max_wait_seconds, time_scale=ctx.settings.rate_limit_time_scale), **options)
+
+
+def qbo_session(ctx: ServiceContext, connection_id: int, *, background: bool = False) -> qbo_client.QboApi:
+    """One QBO client (one HTTP session) for a whole job or page, with tokens valid now.
+
+    A 401 to a token we believed valid is answered at the transport: refresh once (unless another
+    worker already did: the version seen is passed on) and repeat that one request.
+    """
+    tokens = valid_tokens(ctx, connection_id)
+    seen = {"version": tokens.version}
+
+    def refresh() -> str:
+        fresh = valid_tokens(ctx, connection_id, force_refresh=True, stale_version=seen["version"])
+        seen["version"] = fresh.version
+        return fresh.access_token
+
+    return api_with_token(ctx, tokens.environment_kind, tokens.realm_id, tokens.access_token, token_refresher=refresh, background=background)
 
 
 def call_qbo(ctx: ServiceContext, connection_id: int, action, session=None):  # type: ignore[no-untyped-def]
-    """Run `action(api)`; on a 401, refresh once (unless someone else already did) and retry.
+    """Run `action(api)` with one QBO session (a 401 refreshes once at the transport).
 
     Pass the caller's `session` so its read-only transaction is ended first (see transactions.py).
     """
     before_remote_call(session)
-    tokens = valid_tokens(ctx, connection_id)
-    try:
-        return action(api_with_token(ctx, tokens.environment_kind, tokens.realm_id, tokens.access_token))
-    except AuthenticationError as error:
-        if error.status != 401:
-            raise
-        tokens = valid_tokens(ctx, connection_id, force_refresh=True, stale_version=tokens.version)
-        return action(api_with_token(ctx, tokens.environment_kind, tokens.realm_id, tokens.access_token))
+    return action(qbo_session(ctx, connection_id))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 from contextlib import nullcontext
+from datetime import timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, session as browser_session, url_for
 from flask_login import current_user
@@ -35,11 +36,24 @@ from portal.services.qbo_connection import (
     begin_connect,
     complete_connect,
     disconnect,
-    recheck_company,
+    facts_due,
+    refresh_connection_facts,
     set_relink,
 )
-from portal.services.qbo_tokens import refresh_lock, token_health, warn_if_expiring
-from portal.services.taxes import TaxMappingErrors, add_rule, discover_rules, mappings, qbo_tax_codes, save_mapping, tax_mapping_needed
+from portal.services.qbo_tokens import refresh_lock, token_health
+from portal.services.taxes import (
+    NON_TAXABLE_FIELD,
+    TaxMappingErrors,
+    add_rule,
+    combinations,
+    delete_rule,
+    discover_rules,
+    mapping_view,
+    mappings,
+    qbo_tax_codes,
+    save_mapping,
+    tax_mapping_needed,
+)
 from portal.setup.forms import (
     ActionForm,
     AddTaxRuleForm,
@@ -64,14 +78,20 @@ def _field_error(form, error: ServiceError) -> bool:  # type: ignore[no-untyped-
 
 
 def _refresh_connection_facts(database, environment: Environment):  # type: ignore[no-untyped-def]
-    """Re-check the company's set-up on every visit, and audit an expiring authorisation once."""
+    """The live connection, its facts refreshed first when due (see qbo_connection.refresh_connection_facts).
+
+    The page's own session only reads. When a refresh is due, its read transaction is ended, the
+    refresh commits in a short transaction of its own, and the page reads again, fresh.
+    """
     connection = live_connection(database, environment)
-    if connection is not None and not connection.needs_reconnect:
-        database.commit()  # keep a first-visit environment row; the re-check starts a fresh transaction
-        connection = recheck_company(database, service_context(), connection.id)
-        warn_if_expiring(database, connection, settings().refresh_token_warning_days)
-        database.commit()
-    return connection
+    every = timedelta(minutes=settings().company_recheck_minutes)
+    warning_days = settings().refresh_token_warning_days
+    if connection is None or not facts_due(connection, every, warning_days):
+        return connection
+    connection_id = connection.id
+    database.rollback()  # nothing to keep: a GET writes nothing in its own session
+    refresh_connection_facts(service_context(), connection_id, recheck_every=every, warning_days=warning_days)
+    return live_connection(database, environment)
 
 
 def with_connection(view):  # type: ignore[no-untyped-def]
@@ -108,7 +128,6 @@ def overview():  # type: ignore[no-untyped-def]
     account = current_user.account
     _refresh_connection_facts(database, active_environment(database, account))
     status = setup_status(database, account, settings().refresh_token_warning_days)
-    database.commit()  # keep the environment created on first sight
     return render_template("setup/overview.html", account=account, status=status, steps=status.steps, auto_apply_path=AUTO_APPLY_CREDITS_PATH)
 
 
@@ -245,19 +264,34 @@ def ledgers_create(database, environment, connection):  # type: ignore[no-untype
 
 
 # ------------------------------------------------------------------ taxes
-def _render_taxes(environment, connection, errors=None, add_form=None, status=200):  # type: ignore[no-untyped-def]
+def _render_taxes(environment, connection, errors=None, add_form=None, status=200, submitted=None):  # type: ignore[no-untyped-def]
     database = db_session()
     codes, load_error = [], None
-    if tax_mapping_needed(connection):
+    needed = tax_mapping_needed(connection)
+    if needed:
         try:
-            codes = qbo_tax_codes(service_context(), connection)
+            codes = qbo_tax_codes(service_context(), connection, database)
         except (ExternalError, ServiceError) as error:
             load_error = error.message
+    view = mapping_view(mappings(database, environment, connection), combinations(database, environment, connection), codes,
+                        submitted=submitted, errors=errors) if needed else None
     return render_template(
-        "setup/taxes.html", environment=environment, connection=connection, needed=tax_mapping_needed(connection),
-        rows=mappings(database, environment, connection), codes=codes, errors=errors or {}, load_error=load_error,
-        form=ActionForm(), add_form=add_form or AddTaxRuleForm(formdata=None),
+        "setup/taxes.html", environment=environment, connection=connection, needed=needed, view=view, codes=codes,
+        errors=errors or {}, load_error=load_error, form=ActionForm(), add_form=add_form or AddTaxRuleForm(formdata=None),
+        non_taxable_field=NON_TAXABLE_FIELD,
     ), status
+
+
+def _tax_choices(form) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """The `code-<id>`, `code-none` and `rate-<id>` fields of the Map taxes form."""
+    selected = {}
+    for key, value in form.items():
+        prefix, _, number = key.partition("-")
+        if prefix not in ("code", "rate"):
+            continue
+        if key == NON_TAXABLE_FIELD or (number.isascii() and number.isdigit() and len(number) < 10):
+            selected[key] = value.strip()[:32]
+    return selected
 
 
 @blueprint.route("/taxes", methods=["GET", "POST"])
@@ -267,16 +301,12 @@ def taxes(database, environment, connection):  # type: ignore[no-untyped-def]
         return _render_taxes(environment, connection)
     if not ActionForm().validate_on_submit():
         return redirect(url_for("setup.taxes"))
-    selected = {}
-    for key, value in request.form.items():
-        number = key[4:]
-        if key.startswith("map-") and number.isascii() and number.isdigit() and len(number) < 10:
-            selected[int(key[4:])] = value.strip()[:32]
+    selected = _tax_choices(request.form)
     try:
         changed = save_mapping(database, service_context(), environment, connection, selected, current_user)
     except TaxMappingErrors as error:
         database.rollback()
-        return _render_taxes(environment, connection, errors=error.errors, status=400)
+        return _render_taxes(environment, connection, errors=error.errors, status=400, submitted=selected)
     except (ServiceError, ExternalError) as error:
         return _refused(database, error, "setup.taxes")
     database.commit()
@@ -294,7 +324,10 @@ def taxes_discover(database, environment, connection):  # type: ignore[no-untype
     except ServiceError as error:
         return _refused(database, error, "setup.taxes")
     database.commit()
-    flash(f"Found {outcome.found} tax rules on Fusebill invoices ({outcome.added} new).", "success")
+    flash(f"Found {outcome.found} tax rules ({outcome.added} new) and {outcome.combinations_found} combinations "
+          f"({outcome.combinations_added} new) on the Fusebill invoices of {outcome.customers_read} customers.", "success")
+    if not outcome.complete:
+        flash("Only the most recently changed customers were read. If a combination you charge is missing, add its rules by hand.", "info")
     return redirect(url_for("setup.taxes"))
 
 
@@ -311,9 +344,23 @@ def taxes_add(database, environment, connection):  # type: ignore[no-untyped-def
                 flash(error.message, "error")
         else:
             database.commit()
-            flash(f"Tax rule “{form.name.data}” added; now map it.", "success")
+            flash(f"Tax rule “{form.name.data}” added; now choose its tax code and rate.", "success")
             return redirect(url_for("setup.taxes"))
     return _render_taxes(environment, connection, add_form=form, status=400)
+
+
+@blueprint.post("/taxes/rules/<int:rule_id>/delete")
+@with_connection
+def taxes_delete_rule(database, environment, connection, rule_id: int):  # type: ignore[no-untyped-def]
+    if not ActionForm().validate_on_submit():
+        return redirect(url_for("setup.taxes"))
+    try:
+        name = delete_rule(database, environment, connection, rule_id, current_user)
+    except ServiceError as error:
+        return _refused(database, error, "setup.taxes")
+    database.commit()
+    flash(f"Tax rule “{name}” removed.", "success")
+    return redirect(url_for("setup.taxes"))
 
 
 # ------------------------------------------------------------------ environment
@@ -325,7 +372,6 @@ def _render_environment(key_forms=None, switch_form=None, status=200):  # type: 
     database = db_session()
     account = current_user.account
     environments = {kind: get_environment(database, account, kind) for kind in ENVIRONMENTS}
-    database.commit()  # keep environments created on first sight
     connections = {kind: live_connection(database, env) for kind, env in environments.items()}
     other = "production" if account.active_environment == "sandbox" else "sandbox"
     forms = key_forms or _key_forms()

@@ -59,8 +59,8 @@ def test_rotate_keys_re_encrypts_every_secret_with_the_new_primary_key(app, sess
     old_key = app.extensions["portal.settings"].encryption_keys[0]
     old = Vault([old_key])
     account = make_account(enabled=True)
-    environment = Environment(account_id=account.id, kind="sandbox", fusebill_api_key_ciphertext=old.encrypt("fusebill-key"))
-    session.add(environment)
+    environment = session.query(Environment).filter_by(account_id=account.id, kind="sandbox").one()
+    environment.fusebill_api_key_ciphertext = old.encrypt("fusebill-key")
     session.flush()
     session.add(QboConnection(environment_id=environment.id, realm_id="1", token_version=0,
                               access_token_ciphertext=old.encrypt("access"), refresh_token_ciphertext=old.encrypt("refresh")))

@@ -96,11 +96,29 @@ def test_connect_choose_ledgers_map_taxes_settings_switch_disconnect(browser, st
     page.goto(base + "/setup/taxes")
     page.click("[data-test=discover-taxes]")
     page.wait_for_selector("[data-test=tax-table]")
-    selects = page.locator("[data-test=tax-table] select")
-    assert selects.count() >= 2
-    for index in range(selects.count()):
-        options = selects.nth(index).locator("option").all_inner_texts()
-        selects.nth(index).select_option(label=next(o for o in options if not o.startswith("—")))
+    # Québec's GST + QST are charged together: one row for the combination, and the zero-rate code is
+    # asked for once, with a zero-rate code suggested.
+    assert page.locator("[data-combination='GST + QST']").count() == 1
+    zero = page.locator("select[name=code-none]")
+    assert "0%" in zero.locator("option:checked").inner_text()
+    # 4a. Codes for the combinations: keep the suggestions (matched by percentage); where the company has
+    # no matching code, take one that has GST's 5 %.
+    combination_selects = page.locator("[data-test=combination-table] select")
+    for index in range(combination_selects.count()):
+        select = combination_selects.nth(index)
+        if not select.input_value():
+            options = select.locator("option").all_inner_texts()
+            select.select_option(label=next((o for o in options if "5%" in o), next(o for o in options if not o.startswith("—"))))
+    page.click("[data-test=save-taxes]")
+    page.wait_for_selector("text=Tax mapping saved")
+    # 4b. A rate for each rule, among the rates of the codes its combinations use (suggested by percentage).
+    rule_selects = page.locator("[data-test=tax-table] select")
+    assert rule_selects.count() >= 2
+    for index in range(rule_selects.count()):
+        select = rule_selects.nth(index)
+        if not select.input_value():
+            options = select.locator("option").all_inner_texts()
+            select.select_option(label=next(o for o in options if not o.startswith("—")))
     page.click("[data-test=save-taxes]")
     page.wait_for_selector("text=Tax mapping saved")
     screenshots(page, "taxes-mapped")

@@ -1,6 +1,8 @@
 """Connect QuickBooks: the OAuth happy path and every failure path, through the emulator."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, select, text
 
 from portal.models import AuditEvent, QboConnection
@@ -107,16 +109,25 @@ def test_a_second_company_is_refused_while_connected(enabled, session, qbo):
     assert live(session, enabled.account).realm_id == first
 
 
-def test_auto_apply_credits_blocks_and_is_rechecked_on_every_visit(enabled, session, qbo):
+def _age_last_check(session, account, minutes=6):
+    connection = live(session, account)
+    connection.company_checked_at -= timedelta(minutes=minutes)
+    session.commit()
+
+
+def test_auto_apply_credits_blocks_and_is_rechecked_once_the_last_check_is_a_few_minutes_old(enabled, session, qbo):
     realm = qbo.create_company(name="Auto Credits Co", auto_apply_credits=True)
     connect(enabled.client, qbo, realm_id=realm)
     overview = enabled.client.get("/setup/").get_data(as_text=True)
     assert 'data-test="auto-apply-warning"' in overview
     assert "Account and settings → Advanced → Automation" in overview
     qbo.set_preferences(realm, auto_apply_credits=False)  # the user turns it off in QuickBooks
+    assert 'data-test="auto-apply-warning"' in enabled.client.get("/setup/").get_data(as_text=True)  # checked at connect, just now
+    _age_last_check(session, enabled.account)
     overview = enabled.client.get("/setup/").get_data(as_text=True)
     assert 'data-test="auto-apply-warning"' not in overview
     qbo.set_preferences(realm, auto_apply_credits=True)  # and back on
+    _age_last_check(session, enabled.account)
     assert 'data-test="auto-apply-warning"' in enabled.client.get("/setup/connect").get_data(as_text=True)
     assert session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "qbo.auto_apply_credits_on")) == 1
 

@@ -37,10 +37,8 @@ def test_disconnect_revokes_removes_this_environments_links_and_keeps_history(en
 
         refresh_token = vault().decrypt(connection.refresh_token_ciphertext)
     other_account = make_account(enabled=True)
-    other_env = Environment(account_id=other_account.id, kind="sandbox")
-    production = Environment(account_id=enabled.account.id, kind="production")
-    session.add_all([other_env, production])
-    session.flush()
+    other_env = session.scalar(select(Environment).where(Environment.account_id == other_account.id, Environment.kind == "sandbox"))
+    production = session.scalar(select(Environment).where(Environment.account_id == enabled.account.id, Environment.kind == "production"))
     for environment_id in (connection.environment_id, connection.environment_id, other_env.id, production.id):
         session.add(SyncLink(environment_id=environment_id, realm_id=realm, entity_type="invoice",
                              fusebill_id=str(_links(session, environment_id) + 1), qbo_type="Invoice", qbo_id="1"))

@@ -1,12 +1,14 @@
 """A sync cannot start on a disabled account, nor before connection, ledgers, taxes and environment are ready."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from portal.models import Account
 from portal.services import NotAllowed
 from portal.services.checklist import ensure_sync_can_start, sync_blockers
-from tests.integration.conftest import connect
+from tests.integration.conftest import connect, live
 from tests.integration.test_taxes import _save_key
 from tests.portal_fixtures import post_form
 
@@ -32,7 +34,10 @@ def test_every_missing_step_is_named_until_ready(enabled, session, qbo, fusebill
     reasons = sync_blockers(session, account)
     assert len(reasons) == 1 and "Automatically apply credits" in reasons[0]
     qbo.set_preferences(realm, auto_apply_credits=False)
-    enabled.client.get("/setup/")  # the next visit re-checks the company
+    connection = live(session, account)
+    connection.company_checked_at -= timedelta(minutes=10)
+    session.commit()
+    enabled.client.get("/setup/")  # the next visit, a few minutes later, re-checks the company
     session.expire_all()
     assert sync_blockers(session, account) == []
     ensure_sync_can_start(session, account)

@@ -81,3 +81,40 @@ def test_anonymous_get_keeps_where_they_were_going(client):
     response = client.get("/support/?q=acme")
     assert response.headers["Location"].startswith("/sign-in?next=")
     assert "acme" in response.headers["Location"]
+
+
+# ------------------------------------------------------------------ deny by default
+def test_every_route_of_the_portal_is_classified(app):
+    from portal.gate import classification
+
+    unclassified = []
+    for rule in app.url_map.iter_rules():
+        blueprint = rule.endpoint.rsplit(".", 1)[0] if "." in rule.endpoint else None
+        if classification(rule.endpoint, blueprint) is None:
+            unclassified.append(rule.endpoint)
+    assert unclassified == []
+    blueprints = set(app.blueprints)
+    assert blueprints == {"auth", "landing", "setup", "support"} | (blueprints & {"sync"}), blueprints
+
+
+def test_the_future_sync_pages_are_for_enabled_admins():
+    from portal.gate import classification
+
+    assert classification("sync.start", "sync") == "gated"
+
+
+def test_a_blueprint_nobody_classified_is_refused_to_everyone(app, client, make_account, admin_of, support_user):
+    from flask import Blueprint
+
+    reports = Blueprint("reports", __name__, url_prefix="/reports")
+    reports.add_url_rule("/", "index", lambda: "secret report", methods=["GET", "POST"])
+    app.register_blueprint(reports)
+
+    anonymous = client.get("/reports/")
+    assert anonymous.status_code == 403 and "secret report" not in anonymous.get_data(as_text=True)
+    assert client.post("/reports/").status_code in (400, 403)  # CSRF or the gate, never through
+    sign_in(client, admin_of(make_account(enabled=True)))
+    assert client.get("/reports/").status_code == 403
+    other = app.test_client()
+    sign_in(other, support_user)
+    assert other.get("/reports/").status_code == 403
