@@ -85,11 +85,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     from portal.landing.routes import blueprint as landing_blueprint
     from portal.setup.routes import blueprint as setup_blueprint
     from portal.support.routes import blueprint as support_blueprint
+    from portal.sync.routes import blueprint as sync_blueprint
 
     app.register_blueprint(auth_blueprint)
     app.register_blueprint(landing_blueprint)
     app.register_blueprint(setup_blueprint)
     app.register_blueprint(support_blueprint)
+    app.register_blueprint(sync_blueprint)
 
     from portal.errors import register_error_handlers
     from portal.gate import register_gate

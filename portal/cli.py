@@ -6,8 +6,12 @@
     seed-demo                   the demo account, its admin and a support user (idempotent)
     generate-key                print a new encryption key for ENCRYPTION_KEYS
     rotate-keys                 re-encrypt stored secrets with the first ENCRYPTION_KEYS key
+    sync run --account ID       start a sync of the account's active environment (--wait to follow it)
+    sync status --account ID    the last runs and how many records are in each state
 """
 from __future__ import annotations
+
+import time
 
 import click
 from cryptography.fernet import Fernet
@@ -88,10 +92,116 @@ def register_cli(app: Flask) -> None:
         count = rotate_all(service_context())
         click.echo(f"re-encrypted {count} stored secrets with the primary key")
 
+    register_sync_cli(app)
+
     @app.cli.command("generate-key")
     def generate_key_command() -> None:
         """Print a new Fernet key (put it first in ENCRYPTION_KEYS)."""
         click.echo(Fernet.generate_key().decode())
+
+
+POLL_SECONDS = 2.0
+
+
+def _pause(seconds: float) -> None:
+    time.sleep(seconds)  # a seam for the tests
+
+
+def register_sync_cli(app: Flask) -> None:
+    from portal.models.account import ENVIRONMENTS
+
+    @app.cli.group("sync")
+    def sync_group() -> None:
+        """Start the sync and read its state."""
+
+    @sync_group.command("run")
+    @click.option("--account", "fusebill_id", required=True, help="The Fusebill account id.")
+    @click.option("--environment", type=click.Choice(ENVIRONMENTS), default=None,
+                  help="Refuse unless this is the account's active environment (the one a sync runs in).")
+    @click.option("--wait", is_flag=True, help="Follow the run until it ends; exit 0 only when it succeeded.")
+    @click.option("--full", is_flag=True, help="Read everything from Fusebill, not only what changed since the last run.")
+    @click.option("--timeout", type=click.FloatRange(min=0), default=0, help="With --wait: give up waiting after this many seconds (0: never).")
+    def sync_run_command(fusebill_id: str, environment: str | None, wait: bool, full: bool, timeout: float) -> None:
+        """Start a sync (or join the one already queued or running) and print its run id."""
+        from portal.extensions import service_context
+        from portal.models.integration import RUN_SUCCEEDED
+        from portal.services.sync import start_sync
+
+        ctx = service_context()
+        with database().session_scope() as session:
+            try:
+                account = find_account_by_fusebill_id(session, fusebill_id)
+                run = start_sync(session, ctx, account, trigger="cli", environment_kind=environment, full=full)
+            except ServiceError as error:
+                raise click.ClickException(error.message) from error
+            run_id, status = run.id, run.status
+        click.echo(f"sync run {run_id} {status} ({account.active_environment} environment of {fusebill_id})")
+        if not wait:
+            return
+        summary = _follow(run_id, timeout)
+        click.echo(summary.headline)
+        click.echo(_final_counts(summary))
+        if summary.run.status != RUN_SUCCEEDED:
+            raise click.exceptions.Exit(1)
+
+    @sync_group.command("status")
+    @click.option("--account", "fusebill_id", required=True, help="The Fusebill account id.")
+    @click.option("--environment", type=click.Choice(ENVIRONMENTS), default=None, help="Default: the active environment.")
+    @click.option("--limit", type=click.IntRange(min=1, max=100), default=5, show_default=True, help="How many runs to list.")
+    def sync_status_command(fusebill_id: str, environment: str | None, limit: int) -> None:
+        """The last runs and the count of records per state."""
+        from portal.services.environments import get_environment
+        from portal.services.sync import recent_runs
+        from portal.services.sync_progress import record_states, summarize
+
+        with database().session_scope() as session:
+            try:
+                account = find_account_by_fusebill_id(session, fusebill_id)
+                kind = environment or account.active_environment
+                runs = recent_runs(session, account, kind, limit)
+                states = record_states(session, get_environment(session, account, kind))
+            except ServiceError as error:
+                raise click.ClickException(error.message) from error
+            click.echo(f"{account.name} ({account.fusebill_account_id}), {kind} environment"
+                       f"{' (active)' if kind == account.active_environment else ''}")
+            if not runs:
+                click.echo("No sync yet.")
+            for run in runs:
+                summary = summarize(run)
+                finished = f"finished {run.finished_at:%Y-%m-%d %H:%M:%S} UTC" if run.finished_at else "not finished"
+                click.echo(f"run {run.id:>5}  {run.status:<9}  {run.trigger:<8}  started {run.started_at:%Y-%m-%d %H:%M:%S} UTC, {finished}")
+                click.echo(f"           {summary.customers}; {summary.headline}")
+            click.echo("records: " + ", ".join(f"{state} {count}" for state, count in states.items()))
+
+
+def _follow(run_id: int, timeout: float):  # type: ignore[no-untyped-def]
+    """Poll the run every POLL_SECONDS, printing a line whenever its progress changes; its summary at the end."""
+    from portal.models import SyncRun
+    from portal.services.sync_progress import run_states, summarize
+
+    deadline = time.monotonic() + timeout if timeout else None
+    last_line = None
+    while True:
+        with database().session_scope() as session:
+            run = session.get(SyncRun, run_id)
+            summary = summarize(run, None if run.finished else run_states(session, run))
+            session.expunge(run)
+        line = summary.progress_line
+        if line != last_line:
+            click.echo(line)
+            last_line = line
+        if not summary.active:
+            return summary
+        if deadline is not None and time.monotonic() >= deadline:
+            raise click.ClickException(f"run {run_id} is still {summary.run.status} after {timeout:g} s; "
+                                       "it goes on in the workers (see `sync status`).")
+        _pause(POLL_SECONDS)
+
+
+def _final_counts(summary) -> str:  # type: ignore[no-untyped-def]
+    return (f"customers {summary.customers}; QuickBooks documents created {summary.created}, updated {summary.updated}, "
+            f"unchanged {summary.unchanged}, deleted {summary.deleted}; records synced {summary.synced}, failed {summary.failed}, "
+            f"pending {summary.pending}, skipped {summary.skipped}; requests QuickBooks {summary.qbo_requests}, Fusebill {summary.fusebill_requests}")
 
 
 def seed_demo(session) -> Account:  # type: ignore[no-untyped-def]

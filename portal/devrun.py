@@ -249,7 +249,10 @@ def main() -> int:
             print(f"  {line}")
         print(f"  {'Worker':<21}one RQ worker with the scheduler · logs in {logs}")
         print("\n  The demo account starts with the integration disabled: sign in as the admin, request it,")
-        print("  then sign in as support and enable it. Ctrl-C stops everything.\n", flush=True)
+        print("  then sign in as support and enable it. Back as the admin, walk the set-up (connect the QuickBooks")
+        print("  emulator's sandbox company, choose ledgers, paste the Fusebill staging API key above, save the")
+        print("  settings) and press Sync now: the worker syncs the sample customers and the run page shows")
+        print("  its progress. Ctrl-C stops everything.\n", flush=True)
 
         while True:
             exited = supervisor.first_exited()

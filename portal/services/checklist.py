@@ -11,7 +11,7 @@ from portal.services.environments import active_environment, live_connection
 from portal.services.ledgers import missing_ledgers, required_ledgers
 from portal.services.qbo_connection import AUTO_APPLY_CREDITS_PATH
 from portal.services.qbo_tokens import TokenHealth, token_health
-from portal.services.taxes import mappings, tax_mapping_needed
+from portal.services.taxes import combinations, mapping_problems, mappings, tax_mapping_needed
 
 DONE = "done"
 TODO = "todo"
@@ -79,17 +79,19 @@ def setup_status(session: Session, account: Account, warning_days: int = 14) -> 
                               f"All {total} required ledgers chosen.", "setup.ledgers"))
 
     if tax_mapping_needed(connection):
-        rows = mappings(session, environment, connection)  # type: ignore[arg-type]
-        open_rules = [row for row in rows if not row.qbo_tax_code_id]
-        if not rows:
-            steps.append(Step("taxes", "Map taxes", "Match each Fusebill tax rule to a QuickBooks tax code (needed for sales tax outside the US).", TODO,
-                              "No tax rules listed yet: look for them in Fusebill, or add them.", "setup.taxes"))
-        elif open_rules:
-            steps.append(Step("taxes", "Map taxes", "Match each Fusebill tax rule to a QuickBooks tax code (needed for sales tax outside the US).", TODO,
-                              f"{len(open_rules)} of {len(rows)} tax rules not mapped: {', '.join(row.fusebill_tax_name for row in open_rules[:5])}.", "setup.taxes"))
+        description = ("Match each combination of Fusebill tax rules to a QuickBooks tax code, each rule to one of its rates, "
+                       "and pick the zero-rate code (needed for sales tax outside the US).")
+        rules = mappings(session, environment, connection)  # type: ignore[arg-type]
+        problems = mapping_problems(session, environment, connection)  # type: ignore[arg-type]
+        if problems:
+            detail = "Still needed: " + "; ".join(problems) + "."
+            if not rules:
+                detail += " No Fusebill tax rules listed yet: look for them on Fusebill invoices, or add them."
+            steps.append(Step("taxes", "Map taxes", description, TODO, detail, "setup.taxes"))
         else:
-            steps.append(Step("taxes", "Map taxes", "Match each Fusebill tax rule to a QuickBooks tax code (needed for sales tax outside the US).", DONE,
-                              f"All {len(rows)} tax rules mapped.", "setup.taxes"))
+            combos = [row for row in combinations(session, environment, connection) if row.rule_keys]  # type: ignore[arg-type]
+            steps.append(Step("taxes", "Map taxes", description, DONE,
+                              f"{len(combos)} combinations and {len(rules)} tax rules mapped; non-taxable records carry the zero-rate code.", "setup.taxes"))
 
     env_missing = []
     if not environment.fusebill_key_verified_at:
@@ -102,16 +104,25 @@ def setup_status(session: Session, account: Account, warning_days: int = 14) -> 
                       f"{label}: still needed: {' and '.join(env_missing)}." if env_missing else f"{label}: Fusebill API key checked, settings saved.",
                       "setup.environment"))
 
-    prerequisites_done = all(step.state == DONE for step in steps)
-    if not prerequisites_done:
-        sync_detail = "Finish the steps above first."
-    elif blockers:
-        sync_detail = "Blocked: " + " ".join(blockers)
-    else:
-        sync_detail = "Set-up complete. The sync engine is not part of this release yet; it will run from here."
-    steps.append(Step("sync", "Sync", "Send customers, invoices, payments, refunds, credits, charge reversals and write-offs to QuickBooks.",
-                      UNAVAILABLE, sync_detail))
+    steps.append(_sync_step(session, environment, prerequisites_done=all(step.state == DONE for step in steps), blockers=blockers))
     return SetupStatus(account, environment, connection, health, steps, blockers)
+
+
+def _sync_step(session: Session, environment: Environment, *, prerequisites_done: bool, blockers: list[str]) -> Step:
+    """Available (linking to the sync page) once every other step is done and nothing blocks;
+    done while the last run succeeded. A partial or failed last run leaves it to do."""
+    from portal.models.integration import RUN_SUCCEEDED
+    from portal.services.sync_progress import last_run, last_run_detail
+
+    description = "Send customers, invoices, payments, refunds, credits, charge reversals and write-offs to QuickBooks."
+    if not prerequisites_done:
+        return Step("sync", "Sync", description, UNAVAILABLE, "Finish the steps above first.")
+    if blockers:
+        return Step("sync", "Sync", description, UNAVAILABLE, "Blocked: " + " ".join(blockers))
+    run = last_run(session, environment)
+    if run is None:
+        return Step("sync", "Sync", description, TODO, "Set-up complete. No sync yet: press Sync now.", "sync.index")
+    return Step("sync", "Sync", description, DONE if run.status == RUN_SUCCEEDED else TODO, last_run_detail(run), "sync.index")
 
 
 def sync_blockers(session: Session, account: Account, warning_days: int = 14) -> list[str]:

@@ -1,0 +1,328 @@
+"""The RQ entry points of the sync. They take ids, keep their state in the database, are safe to
+run twice, and record a failure as a failure.
+
+sync_account(run_id)          plan the run, read Fusebill's change lists, enqueue the chunks
+sync_chunk(run_id, ids, n)    sync up to CHUNK customers (batched writes across them); the unit of
+                              state and failure stays the customer and its records
+A throttled chunk is re-enqueued for when the limit has room (the RQ scheduler), never slept on;
+the last chunk to finish finishes the run.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from rq import Queue, Retry
+
+from jobs.context import job_context
+from jobs.queues import BACKFILL, SYNC
+from jobs.sync import links as link_store
+from jobs.sync import outcomes, runs
+from jobs.sync.fetch import Changes, FusebillReader
+from jobs.sync.mapping import CustomerData, plan_customer
+from jobs.sync.mapping.common import MappingContext, TaxPlan
+from jobs.sync.model import CREDIT_NOTE, CUSTOMER, Key
+from jobs.sync.write import Writer
+from portal.clients import AuthenticationError, ExternalError, RetryableError, Throttled
+from portal.clients.fusebill import FusebillClient
+from portal.clients.ratelimit import RateLimiter, Window
+from portal.models import Environment, LedgerChoice, ManagedItem, QboConnection, SyncRun, TaxMapping, utcnow
+from portal.models.integration import NEW_CUSTOMERS_CREATE, STATE_FAILED, STATE_PENDING
+from portal.services import ServiceError
+
+log = logging.getLogger(__name__)
+
+CHUNK = 25  # customers per chunk job: enough for full batches, small enough to fail small
+SMALL_RUN = 50  # runs with at most this many customers use the fast queue, not the backfill queue
+MAX_RETRIES = 5
+CURSOR_OVERLAP = timedelta(minutes=2)  # re-read a little of the previous window: clocks and commits race
+DATA_TTL = 7 * 86400
+
+
+def _queue(ctx, name: str = SYNC) -> Queue:  # type: ignore[no-untyped-def]
+    return Queue(name, connection=ctx.redis)
+
+
+def enqueue_run(ctx, run_id: int) -> None:  # type: ignore[no-untyped-def]
+    _queue(ctx).enqueue(sync_account, run_id, job_id=f"sync-run-{run_id}", job_timeout=3600, result_ttl=86400, failure_ttl=7 * 86400)
+
+
+# ------------------------------------------------------------------ collaborators
+def _fusebill(ctx, environment: Environment) -> FusebillClient:  # type: ignore[no-untyped-def]
+    from portal.services.environments import fusebill_client
+
+    client = fusebill_client(ctx, environment)
+    limiter = RateLimiter(ctx.redis, max_wait=2.0, time_scale=ctx.settings.rate_limit_time_scale)
+    per_minute = (ctx.settings.fusebill_sandbox_requests_per_minute if environment.kind == "sandbox"
+                  else ctx.settings.fusebill_production_requests_per_minute)
+    windows = (Window(60.0, per_minute),)
+    client._before_request = lambda: limiter.acquire(f"fusebill:{environment.id}", windows)
+    client.max_attempts = 3  # transient errors twice more, briefly; a 429 defers the chunk instead
+    client.defer_on_throttle = True
+    return client
+
+
+def mapping_context(session, environment: Environment, connection: QboConnection) -> MappingContext:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from portal.models import TaxCombination
+
+    ledgers = {row.ledger: row.qbo_account_id for row in session.scalars(select(LedgerChoice).where(
+        LedgerChoice.environment_id == environment.id, LedgerChoice.realm_id == connection.realm_id))}
+    items = {row.item_key: row.qbo_item_id for row in session.scalars(select(ManagedItem).where(
+        ManagedItem.environment_id == environment.id, ManagedItem.realm_id == connection.realm_id))}
+    if "charge_reversals" not in items and "charges" in items:
+        items["charge_reversals"] = items["charges"]
+    codes = {row.rule_keys: row.qbo_tax_code_id for row in session.scalars(select(TaxCombination).where(
+        TaxCombination.environment_id == environment.id, TaxCombination.realm_id == connection.realm_id)) if row.qbo_tax_code_id}
+    rates = {row.fusebill_tax_key: (row.qbo_tax_rate_id, row.qbo_tax_rate_percent) for row in session.scalars(select(TaxMapping).where(
+        TaxMapping.environment_id == environment.id, TaxMapping.realm_id == connection.realm_id)) if row.qbo_tax_rate_id}
+    return MappingContext(
+        tax_setup=connection.tax_setup, home_currency=connection.home_currency or "USD", multicurrency=connection.multicurrency,
+        items=items, ledgers=ledgers, taxes=TaxPlan(codes, rates), display_name_parts=tuple(environment.display_name_parts or ["company_name"]),
+        update_display_names=environment.update_display_names, start_date=environment.sync_start_date,
+        create_new_customers=environment.new_customers == NEW_CUSTOMERS_CREATE, auto_apply_credit=connection.auto_apply_credit,
+    )
+
+
+def _pinned(session, run: SyncRun) -> tuple[Environment, QboConnection]:  # type: ignore[no-untyped-def]
+    environment = session.get(Environment, run.environment_id)
+    connection = session.get(QboConnection, run.connection_id) if run.connection_id else None
+    if connection is None or not connection.is_live or connection.realm_id != run.realm_id:
+        raise ServiceError("The QuickBooks connection this run was started for was disconnected. Connect again and start a new sync.")
+    if connection.needs_reconnect:
+        raise ServiceError("QuickBooks no longer accepts this connection: reconnect to QuickBooks, then sync again.")
+    return environment, connection
+
+
+def _data_key(run_id: int, customer_id: str) -> str:
+    return f"fbqbo:sync:{run_id}:customer:{customer_id}"
+
+
+def _pending_key(run_id: int) -> str:
+    return f"fbqbo:sync:{run_id}:chunks-left"
+
+
+# ------------------------------------------------------------------ the run
+def sync_account(run_id: int) -> dict[str, Any]:
+    ctx = job_context()
+    with ctx.database.session_scope() as session:
+        run = runs.start(session, run_id)
+        if run.finished:
+            return {"status": run.status}
+        try:
+            environment, connection = _pinned(session, run)
+        except ServiceError as error:
+            runs.finish(session, run_id, error.message)
+            return {"status": "failed", "error": error.message}
+        cursor = None if (run.counts or {}).get("full") else runs.previous_cursor(session, run)
+        run.cursor = cursor
+        environment_id, connection_id = environment.id, connection.id
+    try:
+        _prepare_company(ctx, run_id, environment_id, connection_id)
+        customer_ids = _plan(ctx, run_id, environment_id, cursor)
+    except (ServiceError, ExternalError) as error:
+        transient = isinstance(error, RetryableError) or isinstance(error.__cause__, RetryableError)
+        if isinstance(error, Throttled) or (transient and _retry_count(ctx, f"run-{run_id}") < MAX_RETRIES):
+            _queue(ctx).enqueue_in(timedelta(seconds=_backoff(ctx, f"run-{run_id}", error)), sync_account, run_id, job_timeout=3600)
+            return {"status": "deferred", "reason": error.message}
+        with ctx.database.session_scope() as session:
+            runs.finish(session, run_id, f"The sync could not start: {error.message}")
+        return {"status": "failed", "error": error.message}
+    chunks = [customer_ids[i:i + CHUNK] for i in range(0, len(customer_ids), CHUNK)]
+    with ctx.database.session_scope() as session:
+        run = session.get(SyncRun, run_id)
+        run.customers_total = len(customer_ids)
+    if not chunks:
+        with ctx.database.session_scope() as session:
+            runs.finish(session, run_id)
+        return {"status": "finished", "customers": 0}
+    ctx.redis.set(_pending_key(run_id), len(chunks), ex=DATA_TTL)
+    queue = _queue(ctx, SYNC if len(customer_ids) <= SMALL_RUN else BACKFILL)
+    for number, chunk in enumerate(chunks):
+        # retry: a chunk whose worker died (SIGKILL, a lost machine) is found abandoned by RQ's
+        # registry clean-up and run again; it is idempotent (links, payload hashes, requestids).
+        queue.enqueue(sync_chunk, run_id, chunk, number, job_id=f"sync-run-{run_id}-chunk-{number}", job_timeout=900,
+                      result_ttl=86400, failure_ttl=7 * 86400, retry=Retry(max=3, interval=[10, 60, 300]))
+    return {"status": "queued", "customers": len(customer_ids), "chunks": len(chunks)}
+
+
+def _prepare_company(ctx, run_id: int, environment_id: int, connection_id: int) -> None:  # type: ignore[no-untyped-def]
+    """Before every run: re-read what can change in QBO behind our back (Automatically apply credits;
+    the items exist, are active and post to the chosen ledgers)."""
+    from portal.services.ledgers import PlannedLedger, _store_items, choices_for, prepare_items
+    from portal.services.qbo_connection import recheck_company
+
+    with ctx.database.session_scope() as session:
+        recheck_company(session, ctx, connection_id)
+    with ctx.database.session_scope() as session:
+        environment = session.get(Environment, environment_id)
+        connection = session.get(QboConnection, connection_id)
+        planned = {key: PlannedLedger.stored(row) for key, row in choices_for(session, environment, connection.realm_id).items()}
+        prepared = prepare_items(session, ctx, environment, connection, planned)
+        _store_items(session, environment, connection, prepared)
+
+
+def _plan(ctx, run_id: int, environment_id: int, cursor) -> list[str]:  # type: ignore[no-untyped-def]
+    """Read the change lists; keep per customer what the chunk needs; return the customers to sync."""
+    with ctx.database.session_scope() as session:
+        environment = session.get(Environment, environment_id)
+        known_notes = link_store.linked_ids(session, environment_id, CREDIT_NOTE)
+        retry = outcomes.retry_customers(session, environment_id)
+        client = _fusebill(ctx, environment)
+    read_at = utcnow() - CURSOR_OVERLAP
+    changes = FusebillReader(client).changes(cursor, known_notes)
+    wanted = sorted(changes.changed | retry, key=lambda c: int(c) if c.isdigit() else 0)
+    pipe = ctx.redis.pipeline()
+    for customer_id in wanted:
+        data = {"customer": changes.customers.get(customer_id), "full": changes.full,
+                "activities": changes.activities.get(customer_id, []), "credit_notes": changes.credit_notes.get(customer_id, [])}
+        pipe.set(_data_key(run_id, customer_id), json.dumps(data, default=str), ex=DATA_TTL)
+    pipe.execute()
+    with ctx.database.session_scope() as session:
+        run = session.get(SyncRun, run_id)
+        run.read_at = read_at
+        counts = dict(run.counts or {})
+        counts["fusebill_requests"] = int(counts.get("fusebill_requests", 0)) + client.calls
+        run.counts = counts
+    return wanted
+
+
+# ------------------------------------------------------------------ a chunk of customers
+def sync_chunk(run_id: int, customer_ids: list[str], number: int = 0) -> dict[str, Any]:
+    ctx = job_context()
+    with ctx.database.session_scope() as session:
+        run = session.get(SyncRun, run_id)
+        if run is None or run.finished:
+            return {"status": "run finished"}
+        try:
+            environment, connection = _pinned(session, run)
+        except ServiceError as error:
+            _give_up(ctx, run_id, customer_ids, error.message)
+            return {"status": "failed", "error": error.message}
+        mapping = mapping_context(session, environment, connection)
+        environment_id, connection_id, realm_id = environment.id, connection.id, connection.realm_id
+        relink = connection.relink_existing
+        client = _fusebill(ctx, environment)
+    tag = f"run-{run_id}-chunk-{number}"
+    try:
+        result, fusebill_calls, qbo_calls = _sync_customers(ctx, run_id, environment_id, connection_id, realm_id, mapping, client,
+                                                            customer_ids, relink)
+    except (ServiceError, ExternalError) as error:
+        auth = isinstance(error, (AuthenticationError, ServiceError)) and not isinstance(error, ExternalError) or isinstance(error, AuthenticationError)
+        if not auth and (isinstance(error, Throttled) or _retry_count(ctx, tag) < MAX_RETRIES):
+            delay = _backoff(ctx, tag, error)
+            log.info("sync chunk %s deferred %.0fs: %s", tag, delay, error.message)
+            _queue(ctx, BACKFILL).enqueue_in(timedelta(seconds=delay), sync_chunk, run_id, customer_ids, number, job_timeout=1800)
+            return {"status": "deferred", "reason": error.message}
+        _give_up(ctx, run_id, customer_ids, error.message)
+        if auth:
+            with ctx.database.session_scope() as session:
+                runs.finish(session, run_id, f"Stopped: {error.message}")
+        return {"status": "failed", "error": error.message}
+    with ctx.database.session_scope() as session:
+        outcomes.store(session, environment_id, run_id, result.outcomes)
+        counts = result.counts
+        counts["fusebill_requests"] += fusebill_calls
+        counts["qbo_requests"] += qbo_calls
+        runs.add_counts(session, run_id, counts, len(customer_ids))
+    _chunk_done(ctx, run_id)
+    return {"status": "done", "customers": len(customer_ids), "counts": dict(result.counts)}
+
+
+def _sync_customers(ctx, run_id, environment_id, connection_id, realm_id, mapping, client, customer_ids, relink=False):  # type: ignore[no-untyped-def]
+    from portal.services.qbo_tokens import qbo_session
+
+    reader = FusebillReader(client)
+    with ctx.database.session_scope() as session:
+        linked = link_store.load(session, environment_id, customer_ids)
+    plans = []
+    for customer_id in customer_ids:
+        raw = ctx.redis.get(_data_key(run_id, customer_id))
+        stored = json.loads(raw) if raw else {"customer": None, "full": False, "activities": [], "credit_notes": []}
+        changes = Changes(full=bool(stored["full"]))
+        if stored["customer"]:
+            changes.customers[customer_id] = stored["customer"]
+        changes.activities[customer_id] = stored["activities"]
+        changes.credit_notes[customer_id] = stored["credit_notes"]
+        data: CustomerData = reader.customer(customer_id, changes, per_rule_taxes=mapping.tax_setup == "codes")
+        plans.append(plan_customer(mapping, data, customer_linked=Key(CUSTOMER, customer_id) in linked))
+    api = qbo_session(ctx, connection_id, background=True)
+    if relink:
+        # A reconnect to a company synced before: re-link through the markers before creating anything.
+        missing = {doc.key for plan in plans for doc in plan.docs if doc.key not in linked and not doc.delete}
+        recovered = link_store.find_by_markers(api, customer_ids, missing)
+        if recovered:
+            with ctx.database.session_scope() as session:
+                for key, found in recovered.items():
+                    owner = next(doc.customer_id for plan in plans for doc in plan.docs if doc.key == key)
+                    link_store.save(session, environment_id, realm_id, key, owner, found)
+            linked.update(recovered)
+
+    def commit(work) -> None:  # type: ignore[no-untyped-def]
+        with ctx.database.session_scope() as session:
+            work(session)
+
+    writer = Writer(api, realm_id=realm_id, environment_id=environment_id, commit=commit, linked=linked,
+                    rates=lambda currency, on: _exchange_rate(ctx, api, realm_id, currency, on),
+                    known_rates=lambda pairs: _known_rates(ctx, realm_id, pairs),
+                    remember_rate=lambda currency, on, rate: ctx.redis.set(_rate_key(realm_id, currency, on), str(rate), ex=86400))
+    result = writer.write(plans)
+    return result, client.calls, api.calls
+
+
+def _rate_key(realm_id: str, currency: str, on: str) -> str:
+    return f"fbqbo:qbo-rate:{realm_id}:{currency}:{on}"
+
+
+def _known_rates(ctx, realm_id: str, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], Decimal]:  # type: ignore[no-untyped-def]
+    values = ctx.redis.mget([_rate_key(realm_id, currency, on) for currency, on in pairs])
+    return {pair: Decimal(value.decode()) for pair, value in zip(pairs, values) if value}
+
+
+def _exchange_rate(ctx, api, realm_id: str, currency: str, on: str) -> Decimal | None:  # type: ignore[no-untyped-def]
+    """QBO's rate for a currency and date, asked once per realm (kept in Redis for a day)."""
+    key = _rate_key(realm_id, currency, on)
+    cached = ctx.redis.get(key)
+    if cached:
+        return Decimal(cached.decode())
+    rate = api.exchange_rate(currency, on)
+    if rate is not None:
+        ctx.redis.set(key, str(rate), ex=86400)
+    return rate
+
+
+def _retry_count(ctx, tag: str) -> int:  # type: ignore[no-untyped-def]
+    return int(ctx.redis.get(f"fbqbo:sync-retries:{tag}") or 0)
+
+
+def _backoff(ctx, tag: str, error: Exception) -> float:  # type: ignore[no-untyped-def]
+    if isinstance(error, Throttled):
+        return max(1.0, min(float(error.retry_after), 120.0))
+    attempt = ctx.redis.incr(f"fbqbo:sync-retries:{tag}")
+    ctx.redis.expire(f"fbqbo:sync-retries:{tag}", DATA_TTL)
+    return min(2.0 ** attempt, 300.0)
+
+
+def _give_up(ctx, run_id: int, customer_ids: list[str], reason: str) -> None:  # type: ignore[no-untyped-def]
+    """The chunk cannot be done now: its customers' records stay visible as failed, to be retried."""
+    from jobs.sync.outcomes import Outcome
+
+    with ctx.database.session_scope() as session:
+        run = session.get(SyncRun, run_id)
+        items = [Outcome(Key(CUSTOMER, c), c, f"Customer {c}", STATE_FAILED, f"Not synced this run: {reason}") for c in customer_ids]
+        outcomes.store(session, run.environment_id, run_id, items)
+        runs.add_counts(session, run_id, {"customers_failed": len(customer_ids)}, len(customer_ids))  # type: ignore[arg-type]
+    _chunk_done(ctx, run_id)
+
+
+def _chunk_done(ctx, run_id: int) -> None:  # type: ignore[no-untyped-def]
+    if ctx.redis.decr(_pending_key(run_id)) <= 0:
+        with ctx.database.session_scope() as session:
+            runs.finish(session, run_id)
+
+
+__all__ = ["sync_account", "sync_chunk", "enqueue_run", "STATE_PENDING"]

@@ -1,0 +1,172 @@
+"""Later runs write only what changed; faults, expired tokens, a killed worker and a reconnect leave
+no duplicate and no gap."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import Counter
+
+import pytest
+from redis import Redis
+from rq import Queue, Worker
+from rq.registry import StartedJobRegistry
+from sqlalchemy import select
+
+from emulators.sampledata.generator import generate
+from emulators.sampledata.oracle import expected_books
+from jobs.queues import ALL
+from portal.models import SyncLink, SyncRecord
+from tests.sync.conftest import build_world, money
+
+pytestmark = pytest.mark.sync
+
+CUSTOMERS = 40
+US = {"country": "US", "home_currency": "USD", "tax": "none"}
+USD_ONLY = {"currency_weights": {"USD": 1}}
+SYNCED = ("Active", "Hold", "Suspended", "Cancelled")
+
+
+@pytest.fixture
+def small_world(tmp_path, backend, qbo, fusebill, request):  # type: ignore[no-untyped-def]
+    seed = 101 + len(request.node.name) % 50
+    for world in build_world(tmp_path, backend, qbo, fusebill, customers=CUSTOMERS, seed=seed, company=US, seed_options=USD_ONLY):
+        world.seed = seed
+        yield world
+
+
+def _links(world) -> dict:  # type: ignore[no-untyped-def]
+    with world.database.session_scope() as session:
+        return {(l.entity_type, l.fusebill_id, l.part): l.qbo_id for l in session.scalars(select(SyncLink))}
+
+
+def _assert_books_match(world) -> None:  # type: ignore[no-untyped-def]
+    """Promise 1 on the books read back from QBO, and no marker twice (promise 4)."""
+    dataset = generate(CUSTOMERS, world.seed, **USD_ONLY)
+    expected = expected_books(dataset, synced_statuses=SYNCED)
+    links = _links(world)
+    api = world.qbo_api()
+    customers = {row["Id"]: row for row in api.query_all("Customer", "Active IN (true, false)")}
+    foreign = {str(b.customer.id) for b in dataset.customers if b.customer.currency != "USD"}
+    wrong = [(cid, str(want.ar_balance), customers[links[("customer", str(cid), "")]]["Balance"]) for cid, want in expected.customers.items()
+             if str(cid) not in foreign and money(customers[links[("customer", str(cid), "")]]["Balance"]) != want.ar_balance]
+    assert not wrong, wrong[:5]
+    markers = Counter(row.get("Notes") for row in customers.values())
+    assert max(markers.values()) == 1
+    for entity in ("Invoice", "Payment", "CreditMemo", "JournalEntry"):
+        notes = Counter(str(row.get("PrivateNote", "")).split(" · ")[0] for row in api.query_all(entity))
+        assert max(notes.values(), default=1) == 1, [n for n, c in notes.items() if c > 1][:5]
+
+
+def _open_invoice(world) -> dict:  # type: ignore[no-untyped-def]
+    rows = world.fusebill.get(world.api_key, "/invoiceSummaries", pageSize=1000, query="invoiceStatus:Due,Overdue").json()
+    customers = {str(c["id"]): c for c in world.fusebill.get(world.api_key, "/customers", pageSize=1000).json()}
+    return next(r for r in rows if float(r["outstandingBalance"]) > 1 and customers[str(r["customerId"])]["currency"] == "USD"
+                and customers[str(r["customerId"])]["status"] == "Active")
+
+
+def test_only_the_records_that_changed_are_written(small_world):  # type: ignore[no-untyped-def]
+    world = small_world
+    first = world.sync(timeout=120)
+    assert first.status in ("succeeded", "partial")
+    invoice = _open_invoice(world)
+    renamed = next(c for c in world.fusebill.get(world.api_key, "/customers", pageSize=1000).json()
+                   if c["status"] == "Active" and c["currency"] == "USD" and str(c["id"]) != str(invoice["customerId"]))
+    result = world.fusebill.records(world.api_key,
+                                    {"op": "update_customer", "customer_id": renamed["id"], "set": {"companyName": "Renamed Holdings"}},
+                                    {"op": "collect_payment", "customer_id": invoice["customerId"], "amount": "1.00",
+                                     "allocations": [{"invoice_id": invoice["id"], "amount": "1.00"}]},
+                                    {"op": "create_customer", "currency": "USD", "companyName": "Brand New Co"})
+    new_customer = result["results"][2]["id"]
+    world.fusebill.records(world.api_key, {"op": "post_invoice", "customer_id": new_customer,
+                                           "charges": [{"name": "Plan", "amount": "50.00", "taxable": False}]})
+    second = world.sync(timeout=120)
+    # The payment, the new customer and its invoice are created; the renamed customer is updated;
+    # nothing else is written.
+    assert second.counts.get("created") == 3, second.counts
+    assert second.counts.get("updated") == 1, second.counts
+    assert not second.counts.get("deleted")
+    links = _links(world)
+    api = world.qbo_api()
+    assert api.read("Customer", links[("customer", str(renamed["id"]), "")])["DisplayName"] == f"Renamed Holdings (FB-{renamed['id']})"
+    assert api.read("Customer", links[("customer", str(new_customer), "")])["Balance"] in (50, "50.00", 50.0) or \
+        money(api.read("Customer", links[("customer", str(new_customer), "")])["Balance"]) == money("50")
+
+
+def test_injected_errors_timeouts_and_an_expired_token_are_absorbed(small_world):  # type: ignore[no-untyped-def]
+    world = small_world
+    world.qbo.set_faults(error_rate=0.08, timeout_rate=0.02, timeout_seconds=6, timeout_after_write=0.5, expire_tokens=True)
+    world.fusebill.set_faults(error_rate=0.05, status=503, api_key=world.api_key)
+    try:
+        run = world.sync(timeout=240)
+    finally:
+        world.qbo.set_faults()
+        world.fusebill.set_faults(api_key=world.api_key)
+    if run.status != "succeeded":  # records a fault outlasted are retried by the next run
+        run = world.sync(timeout=240)
+    with world.database.session_scope() as session:
+        states = Counter(r.state for r in session.scalars(select(SyncRecord)))
+    assert states["synced"] > 0
+    _assert_books_match(world)
+
+
+def test_a_worker_killed_mid_run_leaves_no_duplicate_and_no_gap(small_world):  # type: ignore[no-untyped-def]
+    world = small_world
+    from portal.extensions import service_context
+    from portal.models import Account
+    from portal.services.sync import start_sync
+
+    with world.app.app_context():
+        with world.database.session_scope() as session:
+            run_id = start_sync(session, service_context(), session.get(Account, world.account_id), trigger="test").id
+    world.qbo.set_faults(latency_ms=40)  # slow enough to be killed in the middle
+    child = os.fork()
+    if child == 0:  # a worker process, as `python -m jobs.worker` runs one, in a process group of its own
+        os.setpgrp()
+        try:
+            redis = Redis.from_url(world.redis_url)
+            Worker([Queue(n, connection=redis) for n in ALL], connection=redis).work(burst=False, with_scheduler=True, logging_level="ERROR")
+        finally:
+            os._exit(0)
+    deadline = time.monotonic() + 60
+    while len(_links(world)) < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(child, signal.SIGKILL)  # the worker and its work horse, as when a machine is lost
+    os.waitpid(child, 0)
+    world.qbo.set_faults()
+    assert len(_links(world)) >= 20, "the worker was killed before it wrote anything"
+    with world.database.session_scope() as session:
+        from portal.models import SyncRun
+
+        assert not session.get(SyncRun, run_id).finished, "the run ended before the worker was killed"
+    # What RQ's registry clean-up does once the dead worker's job has expired: requeue it (retry).
+    for name in ALL:
+        queue = Queue(name, connection=world.redis)
+        StartedJobRegistry(queue=queue).cleanup(timestamp=time.time() + 100_000)
+    run = world.work_until_finished(run_id, timeout=180)
+    assert run.status in ("succeeded", "partial"), run.counts
+    _assert_books_match(world)
+
+
+def test_disconnect_then_reconnect_to_the_same_company_creates_nothing(small_world):  # type: ignore[no-untyped-def]
+    world = small_world
+    first = world.sync(timeout=120)
+    count = {e: len(list(world.qbo_api().query_all(e))) for e in ("Customer", "Invoice", "Payment", "CreditMemo", "JournalEntry")}
+    from tests.integration.conftest import connect
+    from tests.portal_fixtures import post_form
+
+    with world.database.session_scope() as session:
+        from portal.models import QboConnection
+
+        company = session.scalar(select(QboConnection).where(QboConnection.realm_id == world.realm_id)).company_name
+    response = post_form(world.client, "/setup/disconnect", "/setup/disconnect", {"company_name": company})
+    assert response.status_code in (200, 302)
+    assert not _links(world)
+    connect(world.client, world.qbo, realm_id=world.realm_id)
+    world.qbo.set_preferences(world.realm_id, auto_apply_credits=False)
+    world.client.get("/setup/")
+    again = world.sync(timeout=120)
+    assert again.counts.get("created", 0) == 0, again.counts
+    assert again.status == first.status
+    assert {e: len(list(world.qbo_api().query_all(e))) for e in count} == count
+    assert len(_links(world)) > 0
