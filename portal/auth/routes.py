@@ -8,7 +8,7 @@ from flask_login import current_user, login_user, logout_user
 
 from portal.auth.forms import SignInForm
 from portal.extensions import db_session, settings
-from portal.services.signin import ThrottlePolicy, sign_in as check_sign_in
+from portal.services.signin import SESSION_VERSION_KEY, ThrottlePolicy, end_sessions, sign_in as check_sign_in
 
 blueprint = Blueprint("auth", __name__)
 
@@ -38,7 +38,8 @@ def sign_in():  # type: ignore[no-untyped-def]
     status = 200
     if form.validate_on_submit():
         config = settings()
-        policy = ThrottlePolicy(config.signin_max_failures, config.signin_base_delay_seconds, config.signin_max_delay_seconds)
+        policy = ThrottlePolicy(config.signin_max_failures, config.signin_base_delay_seconds, config.signin_max_delay_seconds,
+                                client_max_failures=10 * config.signin_max_failures)
         database = db_session()
         result = check_sign_in(database, form.email.data, form.password.data, request.remote_addr, policy)
         database.commit()
@@ -46,9 +47,12 @@ def sign_in():  # type: ignore[no-untyped-def]
             next_url = _safe_next(request.args.get("next"))
             session.clear()  # a fresh session on sign-in: no fixation
             login_user(result.user)
+            session[SESSION_VERSION_KEY] = result.user.session_version
             return redirect(next_url or url_for("home"))
         form.password.errors.append(result.error)
-        status = 429 if result.retry_after_seconds else 401
+        if result.retry_after_seconds:
+            return render_template("auth/sign_in.html", form=form), 429, {"Retry-After": str(result.retry_after_seconds)}
+        status = 401
     elif request.method == "POST":
         status = 400
     return render_template("auth/sign_in.html", form=form), status
@@ -56,6 +60,10 @@ def sign_in():  # type: ignore[no-untyped-def]
 
 @blueprint.post("/sign-out")
 def sign_out():  # type: ignore[no-untyped-def]
+    # The session is a signed cookie: clearing it here would not stop a copy of it. Raising the
+    # user's session version makes every earlier cookie of theirs stop loading the user.
+    end_sessions(current_user._get_current_object())
+    db_session().commit()
     logout_user()
     session.clear()
     flash("You are signed out.", "info")

@@ -63,6 +63,9 @@ class User(UserMixin, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_signed_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Stored in the session cookie at sign-in and compared on every request: raising it (sign-out,
+    # disabling the user, a new password) ends every session of this user, copied cookies included.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     account: Mapped[Account | None] = relationship(back_populates="users")
 

@@ -10,7 +10,8 @@ from portal.models.base import Base, UTCDateTime
 
 
 class SignInThrottle(Base):
-    """Failures for one key: `email:<sha256 of the address>` or `ip:<client address>`.
+    """Failures for one key: `email+ip:<sha256 of the address typed and the client address>` or
+    `ip:<client address>` (see portal.services.signin for the bounds of each).
 
     Keyed by a hash of whatever address was typed, existing or not, so the throttle behaves the same
     for unknown addresses and does not reveal which ones exist.
