@@ -26,9 +26,11 @@ def main(argv: list[str] | None = None) -> None:
     if not args.burst:
         from rq import Queue
 
+        from jobs import schedules
         from jobs.maintenance import schedule_next
 
         schedule_next(Queue("maintenance", connection=connection))
+        schedules.schedule_next(Queue("maintenance", connection=connection))
     worker = Worker(args.queues, connection=connection)
     worker.work(with_scheduler=True, burst=args.burst, logging_level=settings.log_level)
 

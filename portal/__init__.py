@@ -5,9 +5,11 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from flask import Flask, redirect, url_for
+from flask import Flask, abort, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 
@@ -16,6 +18,10 @@ from portal.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_REQUEST_BYTES = 1024 * 1024
+# No inline script or style anywhere: every page uses only the portal's own files. `form-action` is
+# left open on purpose: Connect QuickBooks posts to the portal, which redirects to Intuit.
+CONTENT_SECURITY_POLICY = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -74,24 +80,34 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     extensions.login_manager.login_message = "Please sign in to continue."
     extensions.login_manager.session_protection = "strong"
 
+    from portal.services.signin import SESSION_VERSION_KEY
+
     @extensions.login_manager.user_loader
     def load_user(user_id: str) -> User | None:
         if not user_id.isdigit():
             return None
         user = extensions.db_session().get(User, int(user_id))
-        return user if user is not None and user.active else None
+        if user is None or not user.active:
+            return None
+        # A cookie from before the user's last sign-out (or disabling, or new password) is dead.
+        if session.get(SESSION_VERSION_KEY) != user.session_version:
+            return None
+        return user
 
     from portal.auth.routes import blueprint as auth_blueprint
     from portal.landing.routes import blueprint as landing_blueprint
     from portal.setup.routes import blueprint as setup_blueprint
     from portal.support.routes import blueprint as support_blueprint
     from portal.sync.routes import blueprint as sync_blueprint
+    from portal.webhooks.routes import blueprint as webhooks_blueprint
 
     app.register_blueprint(auth_blueprint)
     app.register_blueprint(landing_blueprint)
     app.register_blueprint(setup_blueprint)
     app.register_blueprint(support_blueprint)
     app.register_blueprint(sync_blueprint)
+    app.register_blueprint(webhooks_blueprint)
+    extensions.csrf.exempt(webhooks_blueprint)  # Fusebill posts here: its URL token and key authenticate it
 
     from portal.errors import register_error_handlers
     from portal.gate import register_gate
@@ -100,6 +116,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     # The gate runs before the CSRF check: who may see a page is decided before what they sent.
     register_gate(app)
     extensions.csrf.init_app(app)
+    _register_same_origin_check(app, settings)
     register_error_handlers(app)
     register_template_helpers(app)
 
@@ -107,9 +124,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     def security_headers(response):  # type: ignore[no-untyped-def]
         # No page of the portal may be framed (its one-click forms would be clickjackable).
         response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.endpoint != "static":
+            # Pages carry account data and CSRF tokens: never kept by the browser or a proxy (the
+            # back button after sign-out must not show them). Static files keep their caching.
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     @app.get("/")
@@ -125,4 +146,55 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     from portal.cli import register_cli
 
     register_cli(app)
+    _hide_server_banner()
     return app
+
+
+def _register_same_origin_check(app: Flask, settings: Settings) -> None:
+    """Refuse (400) a state-changing request that says it comes from another site.
+
+    A second line behind the CSRF token: browsers send `Origin` (or at least `Referer`) on a form
+    post, and a post from another origin is refused even with a valid token. A request with neither
+    (a non-browser client) is left to the token. Views exempt from CSRF (webhooks) are exempt here.
+    """
+    base_host = urlsplit(settings.base_url).netloc.lower()
+
+    @app.before_request
+    def same_origin_only():  # type: ignore[no-untyped-def]
+        if request.method not in UNSAFE_METHODS or request.endpoint is None:
+            return None
+        from portal.extensions import csrf
+
+        if csrf._is_exempt():  # flask-wtf's own test of `csrf.exempt`
+            return None
+        source = request.headers.get("Origin") or request.headers.get("Referer")
+        if not source:
+            return None
+        parts = urlsplit(source)
+        host = parts.netloc.lower() if parts.scheme in ("http", "https") else ""
+        if host and host in (request.host.lower(), base_host):
+            return None
+        abort(400, description="This form was sent from another site, so it was refused. Open the portal and try again.")
+
+
+def _hide_server_banner() -> None:
+    """Under gunicorn, send no `Server: gunicorn` header (it tells an attacker what to aim at).
+
+    gunicorn has no setting for it; its response writes the header from `default_headers`, which is
+    wrapped here once per process (the app is built in each worker, or in the master with --preload,
+    so every gunicorn command line — `make run` and production alike — gets it).
+    """
+    if "gunicorn" not in sys.modules:
+        return
+    from gunicorn.http import wsgi as gunicorn_wsgi
+
+    response_class = gunicorn_wsgi.Response
+    if getattr(response_class, "_portal_hides_server", False):
+        return
+    original = response_class.default_headers
+
+    def default_headers(self):  # type: ignore[no-untyped-def]
+        return [line for line in original(self) if not line.lower().startswith("server:")]
+
+    response_class.default_headers = default_headers  # type: ignore[method-assign]
+    response_class._portal_hides_server = True  # type: ignore[attr-defined]

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,6 +160,42 @@ def _seed_demo_emulators(env: dict[str, str], instance: Path) -> dict[str, str]:
     return demo
 
 
+def _register_demo_webhooks(app, settings: Settings, emulated: set[str], registered: set[str]) -> None:  # type: ignore[no-untyped-def]
+    """`make run` only: point the local Fusebill emulators' webhooks at the portal, once an
+    environment has its Fusebill key saved — what an admin does by hand in real Fusebill (the
+    Environments page shows the URL and key). Registrations live in the emulator's state file, so a
+    restart finds them and registers nothing twice."""
+    from sqlalchemy import select
+
+    from portal.extensions import database, service_context
+    from portal.models import Environment
+    from portal.services.webhooks import webhook_secrets
+
+    with app.app_context():
+        ctx = service_context()
+        with database().session_scope() as session:
+            todo = []
+            for environment in session.scalars(select(Environment).where(Environment.fusebill_api_key_ciphertext.is_not(None))):
+                api_url = settings.fusebill_url(environment.kind)
+                if api_url not in emulated:
+                    continue
+                secret = webhook_secrets(session, ctx, environment)
+                url = secret.url(settings.base_url)
+                if url not in registered:
+                    todo.append((api_url.removesuffix("/v1"), ctx.vault.decrypt(environment.fusebill_api_key_ciphertext), url, secret.key))
+        database().dispose()
+    for root, api_key, url, key in todo:
+        try:
+            with urllib.request.urlopen(f"{root}/_emulator/webhooks?api_key={urllib.parse.quote(api_key)}", timeout=10) as response:
+                known = {hook["url"] for hook in json.loads(response.read())["webhooks"]}
+            if url not in known:
+                _post_json(root + "/_emulator/webhooks", {"api_key": api_key, "url": url, "key": key})
+                print(f"  Fusebill emulator webhooks now go to {url.split('/webhooks/')[0]}/webhooks/fusebill/… (changes reach QuickBooks in seconds)", flush=True)
+            registered.add(url)
+        except (OSError, ValueError, KeyError) as error:  # an emulator not ready, or a key it does not know: try again later
+            print(f"  could not register the demo webhook yet: {error}", file=sys.stderr, flush=True)
+
+
 def main() -> int:
     try:
         settings = Settings.from_env()
@@ -252,9 +289,17 @@ def main() -> int:
         print("  then sign in as support and enable it. Back as the admin, walk the set-up (connect the QuickBooks")
         print("  emulator's sandbox company, choose ledgers, paste the Fusebill staging API key above, save the")
         print("  settings) and press Sync now: the worker syncs the sample customers and the run page shows")
-        print("  its progress. Ctrl-C stops everything.\n", flush=True)
+        print("  its progress. Once a Fusebill key is saved, the Fusebill emulator's webhooks are pointed at the")
+        print("  portal (a change made in the emulator reaches QuickBooks in seconds). Ctrl-C stops everything.\n", flush=True)
 
+        emulated = {env[variable] for variable, default_port in (("FUSEBILL_STAGING_URL", FUSEBILL_STAGING_PORT), ("FUSEBILL_PRODUCTION_URL", FUSEBILL_PRODUCTION_PORT))
+                    if env.get(variable) == f"http://127.0.0.1:{default_port}/v1" and not os.environ.get(variable)}
+        registered: set[str] = set()
+        next_check = 0.0
         while True:
+            if emulated and time.monotonic() >= next_check:
+                _register_demo_webhooks(app, run_settings, emulated, registered)
+                next_check = time.monotonic() + 3
             exited = supervisor.first_exited()
             if exited:
                 name, code = exited

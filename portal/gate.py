@@ -4,7 +4,8 @@ Runs before every request. Deny by default: every endpoint must be classified he
 not (a new blueprint nobody placed yet) is refused with 403 to everyone, signed in or not.
 
 Classes, by blueprint (or by endpoint for app-level routes):
-- public: sign-in, static files, health, app-level endpoints named `public_*`: open to everyone;
+- public: sign-in, static files, health, app-level endpoints named `public_*`, the `webhooks`
+  blueprint (each request authenticated by its own URL token and key): open to everyone;
 - signed in: the rest of `auth` (sign out) and the home redirect: any signed-in user;
 - support: the support console, for support staff only;
 - admin + gated: the setup pages (and the sync pages, when they come): account admins whose account
@@ -20,6 +21,8 @@ from flask import Flask, abort, redirect, request, url_for
 from flask_login import current_user
 
 PUBLIC_ENDPOINTS = frozenset({"auth.sign_in", "static", "health"})
+# Machine callers that authenticate each request themselves (webhooks: unguessable URL + key).
+PUBLIC_BLUEPRINTS = frozenset({"webhooks"})
 SIGNED_IN_ENDPOINTS = frozenset({"home"})  # app-level routes (no blueprint) for any signed-in user
 SIGNED_IN_BLUEPRINTS = frozenset({"auth"})
 SUPPORT_BLUEPRINTS = frozenset({"support"})
@@ -32,7 +35,7 @@ NO_QUERY_IN_NEXT = frozenset({"setup.connect_callback"})
 
 def classification(endpoint: str, blueprint: str | None) -> str | None:
     """"public", "signed_in", "support", "gated" or "landing"; None when the endpoint is unclassified."""
-    if endpoint in PUBLIC_ENDPOINTS or (blueprint is None and endpoint.startswith("public_")):
+    if endpoint in PUBLIC_ENDPOINTS or (blueprint is None and endpoint.startswith("public_")) or blueprint in PUBLIC_BLUEPRINTS:
         return "public"
     if blueprint is None:
         return "signed_in" if endpoint in SIGNED_IN_ENDPOINTS else None

@@ -47,7 +47,8 @@ def _queue(ctx, name: str = SYNC) -> Queue:  # type: ignore[no-untyped-def]
 
 
 def enqueue_run(ctx, run_id: int) -> None:  # type: ignore[no-untyped-def]
-    _queue(ctx).enqueue(sync_account, run_id, job_id=f"sync-run-{run_id}", job_timeout=3600, result_ttl=86400, failure_ttl=7 * 86400)
+    _queue(ctx).enqueue(sync_account, run_id, job_id=f"sync-run-{run_id}", job_timeout=3600, result_ttl=86400, failure_ttl=7 * 86400,
+                        retry=Retry(max=3, interval=[10, 60, 300]))
 
 
 # ------------------------------------------------------------------ collaborators
@@ -102,8 +103,8 @@ def _data_key(run_id: int, customer_id: str) -> str:
     return f"fbqbo:sync:{run_id}:customer:{customer_id}"
 
 
-def _pending_key(run_id: int) -> str:
-    return f"fbqbo:sync:{run_id}:chunks-left"
+def _done_key(run_id: int) -> str:
+    return f"fbqbo:sync:{run_id}:chunks-done"
 
 
 # ------------------------------------------------------------------ the run
@@ -113,6 +114,9 @@ def sync_account(run_id: int) -> dict[str, Any]:
         run = runs.start(session, run_id)
         if run.finished:
             return {"status": run.status}
+        if not _integration_enabled(session, run):
+            runs.finish(session, run_id, DISABLED)
+            return {"status": "skipped", "reason": DISABLED}
         try:
             environment, connection = _pinned(session, run)
         except ServiceError as error:
@@ -121,9 +125,10 @@ def sync_account(run_id: int) -> dict[str, Any]:
         cursor = None if (run.counts or {}).get("full") else runs.previous_cursor(session, run)
         run.cursor = cursor
         environment_id, connection_id = environment.id, connection.id
+        targeted = [str(c) for c in (run.counts or {}).get("customers") or []]
     try:
         _prepare_company(ctx, run_id, environment_id, connection_id)
-        customer_ids = _plan(ctx, run_id, environment_id, cursor)
+        customer_ids = _plan_targeted(ctx, run_id, environment_id, targeted) if targeted else _plan(ctx, run_id, environment_id, cursor)
     except (ServiceError, ExternalError) as error:
         transient = isinstance(error, RetryableError) or isinstance(error.__cause__, RetryableError)
         if isinstance(error, Throttled) or (transient and _retry_count(ctx, f"run-{run_id}") < MAX_RETRIES):
@@ -132,6 +137,11 @@ def sync_account(run_id: int) -> dict[str, Any]:
         with ctx.database.session_scope() as session:
             runs.finish(session, run_id, f"The sync could not start: {error.message}")
         return {"status": "failed", "error": error.message}
+    except Exception as error:  # never leave a run "running" (it would block every later run)
+        log.exception("sync run %s failed while planning", run_id)
+        with ctx.database.session_scope() as session:
+            runs.finish(session, run_id, f"The sync could not start: unexpected error {type(error).__name__}: {str(error)[:300]}")
+        return {"status": "failed", "error": type(error).__name__}
     chunks = [customer_ids[i:i + CHUNK] for i in range(0, len(customer_ids), CHUNK)]
     with ctx.database.session_scope() as session:
         run = session.get(SyncRun, run_id)
@@ -140,7 +150,9 @@ def sync_account(run_id: int) -> dict[str, Any]:
         with ctx.database.session_scope() as session:
             runs.finish(session, run_id)
         return {"status": "finished", "customers": 0}
-    ctx.redis.set(_pending_key(run_id), len(chunks), ex=DATA_TTL)
+    with ctx.database.session_scope() as session:
+        run = session.get(SyncRun, run_id)
+        run.counts = {**(run.counts or {}), "chunks": len(chunks)}
     queue = _queue(ctx, SYNC if len(customer_ids) <= SMALL_RUN else BACKFILL)
     for number, chunk in enumerate(chunks):
         # retry: a chunk whose worker died (SIGKILL, a lost machine) is found abandoned by RQ's
@@ -187,6 +199,12 @@ def _plan(ctx, run_id: int, environment_id: int, cursor) -> list[str]:  # type: 
         run.read_at = read_at
         counts = dict(run.counts or {})
         counts["fusebill_requests"] = int(counts.get("fusebill_requests", 0)) + client.calls
+        needed = len(wanted) * (2 if changes.full else 4)
+        if client.remaining_day is not None and needed > client.remaining_day:
+            # Fusebill's daily budget (5,000 on sandboxes) cannot carry the run today: say so; its
+            # chunks are deferred by the 429s and resume when the budget is renewed.
+            counts["notice"] = (f"Fusebill allows {client.remaining_day} more requests today and this run needs about {needed}: "
+                                "it continues when Fusebill's daily limit is reset.")
         run.counts = counts
     return wanted
 
@@ -196,12 +214,15 @@ def sync_chunk(run_id: int, customer_ids: list[str], number: int = 0) -> dict[st
     ctx = job_context()
     with ctx.database.session_scope() as session:
         run = session.get(SyncRun, run_id)
+        if run is not None and not _integration_enabled(session, run):
+            _skip_disabled(session, run, customer_ids)
+            return {"status": "skipped", "reason": DISABLED}
         if run is None or run.finished:
             return {"status": "run finished"}
         try:
             environment, connection = _pinned(session, run)
         except ServiceError as error:
-            _give_up(ctx, run_id, customer_ids, error.message)
+            _give_up(ctx, run_id, customer_ids, error.message, number)
             return {"status": "failed", "error": error.message}
         mapping = mapping_context(session, environment, connection)
         environment_id, connection_id, realm_id = environment.id, connection.id, connection.realm_id
@@ -212,24 +233,32 @@ def sync_chunk(run_id: int, customer_ids: list[str], number: int = 0) -> dict[st
         result, fusebill_calls, qbo_calls = _sync_customers(ctx, run_id, environment_id, connection_id, realm_id, mapping, client,
                                                             customer_ids, relink)
     except (ServiceError, ExternalError) as error:
-        auth = isinstance(error, (AuthenticationError, ServiceError)) and not isinstance(error, ExternalError) or isinstance(error, AuthenticationError)
-        if not auth and (isinstance(error, Throttled) or _retry_count(ctx, tag) < MAX_RETRIES):
+        # ServiceError here means the connection is gone or needs a reconnect: the environment's
+        # syncs stop (the reconnect banner is already up); an AuthenticationError (a Fusebill key
+        # refused) likewise. Transient errors come back later; anything else fails these customers.
+        stop = isinstance(error, AuthenticationError) or not isinstance(error, ExternalError)
+        if isinstance(error, RetryableError) and (isinstance(error, Throttled) or _retry_count(ctx, tag) < MAX_RETRIES):
             delay = _backoff(ctx, tag, error)
             log.info("sync chunk %s deferred %.0fs: %s", tag, delay, error.message)
-            _queue(ctx, BACKFILL).enqueue_in(timedelta(seconds=delay), sync_chunk, run_id, customer_ids, number, job_timeout=1800)
+            _queue(ctx, _current_queue()).enqueue_in(timedelta(seconds=delay), sync_chunk, run_id, customer_ids, number, job_timeout=900,
+                                                      result_ttl=86400, failure_ttl=7 * 86400, retry=Retry(max=3, interval=[10, 60, 300]))
             return {"status": "deferred", "reason": error.message}
-        _give_up(ctx, run_id, customer_ids, error.message)
-        if auth:
+        _give_up(ctx, run_id, customer_ids, error.message, number)
+        if stop:
             with ctx.database.session_scope() as session:
                 runs.finish(session, run_id, f"Stopped: {error.message}")
         return {"status": "failed", "error": error.message}
+    except Exception as error:  # a bug or a database outage: these customers fail visibly, the run still ends
+        log.exception("sync chunk %s failed", tag)
+        _give_up(ctx, run_id, customer_ids, f"Unexpected error: {type(error).__name__}: {str(error)[:300]}", number)
+        return {"status": "failed", "error": type(error).__name__}
     with ctx.database.session_scope() as session:
         outcomes.store(session, environment_id, run_id, result.outcomes)
         counts = result.counts
         counts["fusebill_requests"] += fusebill_calls
         counts["qbo_requests"] += qbo_calls
         runs.add_counts(session, run_id, counts, len(customer_ids))
-    _chunk_done(ctx, run_id)
+    _chunk_done(ctx, run_id, number)
     return {"status": "done", "customers": len(customer_ids), "counts": dict(result.counts)}
 
 
@@ -239,6 +268,7 @@ def _sync_customers(ctx, run_id, environment_id, connection_id, realm_id, mappin
     reader = FusebillReader(client)
     with ctx.database.session_scope() as session:
         linked = link_store.load(session, environment_id, customer_ids)
+        salts = outcomes.refused_before(session, environment_id, customer_ids)
     plans = []
     for customer_id in customer_ids:
         raw = ctx.redis.get(_data_key(run_id, customer_id))
@@ -249,7 +279,7 @@ def _sync_customers(ctx, run_id, environment_id, connection_id, realm_id, mappin
         changes.activities[customer_id] = stored["activities"]
         changes.credit_notes[customer_id] = stored["credit_notes"]
         data: CustomerData = reader.customer(customer_id, changes, per_rule_taxes=mapping.tax_setup == "codes")
-        plans.append(plan_customer(mapping, data, customer_linked=Key(CUSTOMER, customer_id) in linked))
+        plans.append(_plan_one(mapping, data, customer_id, Key(CUSTOMER, customer_id) in linked))
     api = qbo_session(ctx, connection_id, background=True)
     if relink:
         # A reconnect to a company synced before: re-link through the markers before creating anything.
@@ -269,7 +299,8 @@ def _sync_customers(ctx, run_id, environment_id, connection_id, realm_id, mappin
     writer = Writer(api, realm_id=realm_id, environment_id=environment_id, commit=commit, linked=linked,
                     rates=lambda currency, on: _exchange_rate(ctx, api, realm_id, currency, on),
                     known_rates=lambda pairs: _known_rates(ctx, realm_id, pairs),
-                    remember_rate=lambda currency, on, rate: ctx.redis.set(_rate_key(realm_id, currency, on), str(rate), ex=86400))
+                    remember_rate=lambda currency, on, rate: ctx.redis.set(_rate_key(realm_id, currency, on), str(rate), ex=86400),
+                    salts=salts)
     result = writer.write(plans)
     return result, client.calls, api.calls
 
@@ -281,6 +312,21 @@ def _rate_key(realm_id: str, currency: str, on: str) -> str:
 def _known_rates(ctx, realm_id: str, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], Decimal]:  # type: ignore[no-untyped-def]
     values = ctx.redis.mget([_rate_key(realm_id, currency, on) for currency, on in pairs])
     return {pair: Decimal(value.decode()) for pair, value in zip(pairs, values) if value}
+
+
+def _plan_one(mapping, data: CustomerData, customer_id: str, linked: bool):  # type: ignore[no-untyped-def]
+    """One customer's plan; Fusebill data the mapping cannot read (a missing or mistyped field) fails
+    that customer alone, with the reason, and never its chunk."""
+    from jobs.sync.model import CustomerPlan, Verdict
+
+    try:
+        return plan_customer(mapping, data, customer_linked=linked)
+    except (KeyError, TypeError, ValueError, ArithmeticError) as error:
+        log.warning("customer %s: unreadable Fusebill data: %r", customer_id, error)
+        plan = CustomerPlan(customer_id)
+        plan.verdicts.append(Verdict(Key(CUSTOMER, customer_id), customer_id, f"Customer {customer_id}", STATE_FAILED,
+                                     f"Fusebill sent data the sync cannot read for this customer ({type(error).__name__}: {str(error)[:200]})"))
+        return plan
 
 
 def _exchange_rate(ctx, api, realm_id: str, currency: str, on: str) -> Decimal | None:  # type: ignore[no-untyped-def]
@@ -295,19 +341,27 @@ def _exchange_rate(ctx, api, realm_id: str, currency: str, on: str) -> Decimal |
     return rate
 
 
+def _current_queue() -> str:
+    """The queue the running job came from, so deferred work keeps its place (changes vs backfills)."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    return job.origin if job is not None else BACKFILL
+
+
 def _retry_count(ctx, tag: str) -> int:  # type: ignore[no-untyped-def]
     return int(ctx.redis.get(f"fbqbo:sync-retries:{tag}") or 0)
 
 
 def _backoff(ctx, tag: str, error: Exception) -> float:  # type: ignore[no-untyped-def]
     if isinstance(error, Throttled):
-        return max(1.0, min(float(error.retry_after), 120.0))
+        return max(1.0, min(float(error.retry_after), 600.0))
     attempt = ctx.redis.incr(f"fbqbo:sync-retries:{tag}")
     ctx.redis.expire(f"fbqbo:sync-retries:{tag}", DATA_TTL)
     return min(2.0 ** attempt, 300.0)
 
 
-def _give_up(ctx, run_id: int, customer_ids: list[str], reason: str) -> None:  # type: ignore[no-untyped-def]
+def _give_up(ctx, run_id: int, customer_ids: list[str], reason: str, number: int = 0) -> None:  # type: ignore[no-untyped-def]
     """The chunk cannot be done now: its customers' records stay visible as failed, to be retried."""
     from jobs.sync.outcomes import Outcome
 
@@ -316,13 +370,127 @@ def _give_up(ctx, run_id: int, customer_ids: list[str], reason: str) -> None:  #
         items = [Outcome(Key(CUSTOMER, c), c, f"Customer {c}", STATE_FAILED, f"Not synced this run: {reason}") for c in customer_ids]
         outcomes.store(session, run.environment_id, run_id, items)
         runs.add_counts(session, run_id, {"customers_failed": len(customer_ids)}, len(customer_ids))  # type: ignore[arg-type]
-    _chunk_done(ctx, run_id)
+    _chunk_done(ctx, run_id, number)
 
 
-def _chunk_done(ctx, run_id: int) -> None:  # type: ignore[no-untyped-def]
-    if ctx.redis.decr(_pending_key(run_id)) <= 0:
-        with ctx.database.session_scope() as session:
+def _chunk_done(ctx, run_id: int, number: int) -> None:  # type: ignore[no-untyped-def]
+    """Mark one chunk done (a set: a chunk run twice counts once); the last one finishes the run."""
+    key = _done_key(run_id)
+    ctx.redis.sadd(key, number)
+    ctx.redis.expire(key, DATA_TTL)
+    with ctx.database.session_scope() as session:
+        total = int((session.get(SyncRun, run_id).counts or {}).get("chunks", 0))
+        if ctx.redis.scard(key) >= total:
             runs.finish(session, run_id)
 
 
-__all__ = ["sync_account", "sync_chunk", "enqueue_run", "STATE_PENDING"]
+# ------------------------------------------------------------------ disabled accounts, targeted runs
+DISABLED = "Skipped: the integration was disabled for this account."
+BUSY_RETRY = 3.0  # seconds: a webhook's customers wait this long again while another run is going
+
+
+def _integration_enabled(session, run: SyncRun) -> bool:  # type: ignore[no-untyped-def]
+    environment = session.get(Environment, run.environment_id)
+    return environment is not None and environment.account.integration_enabled
+
+
+def _skip_disabled(session, run: SyncRun, customer_ids: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Queued work of an account whose integration support disabled: its customers are recorded as
+    skipped with that reason and the run ends (not as complete: it says it was stopped)."""
+    from jobs.sync.outcomes import Outcome
+    from portal.models.integration import STATE_SKIPPED
+
+    reason = "The integration was disabled for this account."
+    if not run.finished:
+        items = [Outcome(Key(CUSTOMER, c), c, f"Customer {c}", STATE_SKIPPED, reason) for c in customer_ids]
+        outcomes.store(session, run.environment_id, run.id, items)
+        runs.add_counts(session, run.id, {"customers_skipped": len(customer_ids)}, len(customer_ids))  # type: ignore[arg-type]
+    runs.finish(session, run.id, DISABLED)
+
+
+def _plan_targeted(ctx, run_id: int, environment_id: int, customer_ids: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
+    """A run for named customers (webhooks): no account-wide change lists, no cursor moved (read_at
+    stays empty, so the next scheduled run still reads everything since the last full read). Only
+    `/CreditNotes` is read, because no per-customer read carries a customer's credit notes."""
+    from jobs.sync.fetch import PAGE
+
+    wanted = sorted({str(c) for c in customer_ids}, key=lambda c: int(c) if c.isdigit() else 0)
+    with ctx.database.session_scope() as session:
+        client = _fusebill(ctx, session.get(Environment, environment_id))
+    notes: dict[str, list[dict[str, Any]]] = {c: [] for c in wanted}
+    for note in client.iter_list("CreditNotes", {}, PAGE):
+        customer_id = str(note.get("customerId") or (note.get("invoice") or {}).get("customerId") or "")
+        if customer_id in notes:
+            notes[customer_id].append(note)
+    pipe = ctx.redis.pipeline()
+    for customer_id in wanted:
+        data = {"customer": None, "full": False, "activities": [], "credit_notes": notes[customer_id]}
+        pipe.set(_data_key(run_id, customer_id), json.dumps(data, default=str), ex=DATA_TTL)
+    pipe.execute()
+    with ctx.database.session_scope() as session:
+        run = session.get(SyncRun, run_id)
+        counts = dict(run.counts or {})
+        counts["fusebill_requests"] = int(counts.get("fusebill_requests", 0)) + client.calls
+        run.counts = counts
+    return wanted
+
+
+def sync_customers(environment_id: int, customer_ids: list[str], trigger: str = "webhook") -> dict[str, Any]:
+    """Start a run of these customers only (the webhook path), through the same guard as Sync now.
+
+    Refuses (records nothing) when the account's integration is disabled, the environment is not the
+    active one or the set-up guard says no; answers "busy" when a run is already queued or running
+    (never a second run at once: the caller gives the customers to a later run)."""
+    from portal.services.checklist import ensure_sync_can_start
+    from portal.services.environments import live_connection
+
+    ctx = job_context()
+    with ctx.database.session_scope() as session:
+        environment = session.get(Environment, environment_id)
+        if environment is None:
+            return {"status": "refused", "reason": "no such environment"}
+        account = environment.account
+        if not account.integration_enabled:
+            log.info("targeted sync of environment %s refused: %s", environment_id, DISABLED)
+            return {"status": "refused", "reason": DISABLED}
+        if account.active_environment != environment.kind:
+            return {"status": "refused", "reason": "this environment is not the active one"}
+        try:
+            ensure_sync_can_start(session, account, ctx.settings.refresh_token_warning_days)
+        except ServiceError as error:
+            log.info("targeted sync of environment %s refused: %s", environment_id, error.message)
+            return {"status": "refused", "reason": error.message}
+        connection = live_connection(session, environment)
+        if connection is None:
+            return {"status": "refused", "reason": "Connect QuickBooks first."}
+        existing = runs.active_run(session, environment_id)
+        if existing is not None:
+            return {"status": "busy", "run_id": existing.id}
+        run = runs.create_run(session, environment, connection, trigger)
+        run.counts = {**(run.counts or {}), "customers": sorted({str(c) for c in customer_ids})}
+        session.flush()
+        run_id = run.id
+    enqueue_run(ctx, run_id)
+    return {"status": "queued", "run_id": run_id, "customers": len(customer_ids)}
+
+
+def flush_webhook_customers(environment_id: int) -> dict[str, Any]:
+    """The debounced webhook job: every customer gathered since it was scheduled, in one run."""
+    from portal.services.webhooks import debounce_key, pending_key, schedule_customers
+
+    ctx = job_context()
+    ctx.redis.delete(debounce_key(environment_id))  # first: an event from now on schedules a new flush
+    pipe = ctx.redis.pipeline(transaction=True)
+    pipe.smembers(pending_key(environment_id))
+    pipe.delete(pending_key(environment_id))
+    members, _ = pipe.execute()
+    customer_ids = sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+    if not customer_ids:
+        return {"status": "nothing to do"}
+    result = sync_customers(environment_id, customer_ids, "webhook")
+    if result["status"] == "busy":
+        schedule_customers(ctx, environment_id, customer_ids, delay=BUSY_RETRY)
+    return result
+
+
+__all__ = ["sync_account", "sync_chunk", "sync_customers", "flush_webhook_customers", "enqueue_run", "STATE_PENDING"]

@@ -70,3 +70,11 @@ def retry_customers(session: Session, environment_id: int) -> set[str]:
     """Customers with a record waiting for a retry (failed or pending)."""
     return set(session.scalars(select(SyncRecord.customer_id).where(
         SyncRecord.environment_id == environment_id, SyncRecord.state.in_(("failed", "pending"))).distinct()))
+
+
+def refused_before(session: Session, environment_id: int, customer_ids: list[str]) -> dict[Key, int]:
+    """Records QBO refused with a definite fault, and how many attempts they had: their next
+    requestids must differ from the refused ones (QBO replays a requestid's first answer)."""
+    rows = session.scalars(select(SyncRecord).where(SyncRecord.environment_id == environment_id, SyncRecord.customer_id.in_(customer_ids),
+                                                    SyncRecord.state == "failed", SyncRecord.qbo_code.is_not(None)))
+    return {Key(r.entity_type, r.fusebill_id): int(r.attempts or 0) for r in rows}

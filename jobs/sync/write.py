@@ -60,9 +60,13 @@ class Writer:
     def __init__(self, api: QboApi, *, realm_id: str, environment_id: int, commit: Callable[[Callable[[Any], None]], None],
                  linked: dict[Key, Linked], rates: Callable[[str, str], Decimal | None],
                  known_rates: Callable[[list[tuple[str, str]]], dict[tuple[str, str], Decimal]] | None = None,
-                 remember_rate: Callable[[str, str, Decimal], None] | None = None) -> None:
+                 remember_rate: Callable[[str, str, Decimal], None] | None = None, salts: dict[Key, int] | None = None) -> None:
         """`commit(fn)` runs fn(session) in a short transaction and commits it; `rates(currency, day)`
         asks QBO for one exchange rate, `known_rates` / `remember_rate` read and fill a shared cache."""
+        # A record QBO refused before (a definite fault, recorded) gets a fresh requestid: QBO answers a
+        # repeated requestid with its first answer, faults included, so a retry after the cause was
+        # fixed must not look like a replay (qbo-api.md §1.7). Transient failures keep theirs.
+        self.salts = salts or {}
         self.rate_cache: dict[tuple[str, str], Decimal] = {}
         self.known_rates = known_rates
         self.remember_rate = remember_rate
@@ -130,6 +134,12 @@ class Writer:
     # ---------------------------------------------------------------- the waves
     def write(self, plans: list[CustomerPlan]) -> ChunkResult:
         docs = {doc.key: doc for plan in plans for doc in plan.docs}
+        records = {key.record for key in docs}
+        owners = {doc.key.record: doc.customer_id for doc in docs.values()}
+        for key in list(self.linked):
+            # An application the plan no longer has (its split changed, or it fell to zero): delete it.
+            if key not in docs and key.part.startswith("apply:") and key.record in records:
+                docs[key] = Doc(key, self.linked[key].qbo_type, {}, owners[key.record], delete=True)
         todo = dict(docs)
         for key in list(self.linked):
             if key not in docs:
@@ -197,13 +207,16 @@ class Writer:
         if linked is None:
             return _Operation(doc, "create", {**body, **extra}, digest)
         update = {**body, "Id": linked.qbo_id, "SyncToken": linked.sync_token}
+        if linked.details.get("doc_number_left_out"):
+            update.pop("DocNumber", None)  # QBO numbered it: the Fusebill number is taken there
+            doc.details["doc_number_left_out"] = linked.details["doc_number_left_out"]
         if doc.sparse:
             update["sparse"] = True
         return _Operation(doc, "update", update, digest)
 
     def send(self, operations: list["_Operation"]) -> None:
         items = [{"bId": f"b{i}", "operation": op.operation, op.doc.qbo_type: op.body} for i, op in enumerate(operations)]
-        batch_id = request_id(self.realm_id, "batch", *[f"{op.operation}:{op.doc.key.marker}:{op.digest}" for op in operations])[:36]
+        batch_id = request_id(self.realm_id, "batch", *[self.intent(op) for op in operations])[:36]
         if len(operations) == 1:
             answers = {"b0": self.single(operations[0])}
         else:
@@ -216,25 +229,42 @@ class Writer:
                 # ceiling is both together, so the rest goes one by one.
                 self.counts["singles_after_batch_limit"] += len(operations)
                 answers = {f"b{i}": self.single(op) for i, op in enumerate(operations)}
+            except PermanentError as error:
+                # QBO refused the batch as a whole (not one item in it): each item on its own, so one
+                # customer's document never fails another's.
+                log.info("QBO refused a batch (%s); sending its %d items one by one", error.code, len(operations))
+                answers = {f"b{i}": self.single(op) for i, op in enumerate(operations)}
         saved: list[tuple[_Operation, dict[str, Any] | None]] = []
+        faults: list[tuple[_Operation, dict[str, Any]]] = []
         for i, op in enumerate(operations):
             answer = answers.get(f"b{i}") or {"Fault": {"Error": [{"code": "", "Message": "QuickBooks sent no answer for this item"}]}}
-            fault = answer.get("Fault")
-            if fault:
-                answer = self.recover(op, fault)
-                if answer is None:
-                    continue
-            saved.append((op, answer.get(op.doc.qbo_type)))
+            if answer.get("Fault"):
+                faults.append((op, answer["Fault"]))
+            elif op.operation != "delete" and not (answer.get(op.doc.qbo_type) or {}).get("Id"):
+                faults.append((op, {"Error": [{"code": "", "Message": "QuickBooks answered without the document"}]}))
+            else:
+                saved.append((op, answer.get(op.doc.qbo_type)))
+        # What QBO did is recorded before anything else is asked of it (a failing recovery must not
+        # lose the links of the documents this batch made).
         self.commit(lambda session: self.store(session, saved))
+        for op, fault in faults:
+            answer = self.recover(op, fault)
+            if answer is not None:
+                self.commit(lambda session, done=[(op, answer.get(op.doc.qbo_type))]: self.store(session, done))
 
-    def single(self, op: "_Operation") -> dict[str, Any]:
+    def intent(self, op: "_Operation", *extra: str) -> str:
+        """The requestid of one operation: the same for the same intent, so a retry is a replay."""
+        salt = str(self.salts.get(op.doc.key.record, 0))
+        return request_id(self.realm_id, op.doc.key.marker, op.operation, op.digest, str(op.body.get("SyncToken", "")), salt, *extra)
+
+    def single(self, op: "_Operation", *extra: str) -> dict[str, Any]:
         """One operation outside a batch (a batch of one costs the same request and a batch slot)."""
         try:
             if op.operation == "create":
-                return {op.doc.qbo_type: self.api.create(op.doc.qbo_type, op.body, request_id(self.realm_id, op.doc.key.marker, op.digest))}
+                return {op.doc.qbo_type: self.api.create(op.doc.qbo_type, op.body, self.intent(op, *extra))}
             if op.operation == "update":
-                return {op.doc.qbo_type: self.api.update(op.doc.qbo_type, op.body, request_id(self.realm_id, op.doc.key.marker, op.digest, op.body["SyncToken"]))}
-            self.api.delete(op.doc.qbo_type, op.body["Id"], op.body["SyncToken"], request_id(self.realm_id, op.doc.key.marker, "delete", op.body["SyncToken"]))
+                return {op.doc.qbo_type: self.api.update(op.doc.qbo_type, op.body, self.intent(op, *extra))}
+            self.api.delete(op.doc.qbo_type, op.body["Id"], op.body["SyncToken"], self.intent(op, *extra))
             return {op.doc.qbo_type: None}
         except PermanentError as error:
             return {"Fault": {"Error": [{"code": error.code or "", "Message": error.message, "Detail": error.detail}]}}
@@ -243,6 +273,8 @@ class Writer:
         """One retry where QBO tells us how: a stale SyncToken (5010) or a duplicate DocNumber (6140)."""
         error = (fault.get("Error") or [{}])[0]
         code = str(error.get("code") or "")
+        if op.operation == "delete" and code in ("610", "") and self.api.read(op.doc.qbo_type, op.body["Id"]) is None:
+            return {op.doc.qbo_type: None}  # already gone from QBO (deleted there): the link goes too
         if code == STALE_TOKEN and op.operation in ("update", "delete"):
             current = self.api.read(op.doc.qbo_type, op.body["Id"])
             if current is not None:
@@ -255,8 +287,9 @@ class Writer:
         elif code == DUPLICATE_DOC_NUMBER and "DocNumber" in op.body:
             body = {k: v for k, v in op.body.items() if k != "DocNumber"}
             retry = _Operation(op.doc, op.operation, body, op.digest)
-            answer = self.single(retry)
+            answer = self.single(retry, "without-docnumber")
             if not answer.get("Fault"):
+                op.doc.details["doc_number_left_out"] = op.body["DocNumber"]
                 self.counts["doc_number_left_out"] += 1
                 log.info("%s: DocNumber %s already used in QuickBooks; QuickBooks numbered it", op.doc.key.marker, op.body["DocNumber"])
                 return answer
@@ -295,7 +328,7 @@ class Writer:
                 by_record.setdefault(doc.key.record, []).append(doc)
             for record, docs in by_record.items():
                 label = plan.labels.get(record, record.marker)
-                failures = [self.failed[d.key] for d in docs if d.key in self.failed]
+                failures = [f for k, f in self.failed.items() if k.record == record]
                 hard = [f for f in failures if not f.pending]
                 main = self.linked.get(record)
                 if hard:

@@ -94,8 +94,9 @@ class FusebillClient:
                 if response.status_code in (401, 403):
                     raise AuthenticationError("Fusebill did not accept this API key.", detail=_error_text(response), status=response.status_code)
                 if response.status_code == 429:
-                    failure = Throttled("Fusebill's rate limit was reached.", detail=_error_text(response), status=429,
-                                        retry_after=self._reset_in(response))
+                    window = "Day" if self.remaining_day == 0 else "Minute"
+                    failure = Throttled(f"Fusebill's {'daily' if window == 'Day' else 'per-minute'} rate limit was reached.",
+                                        detail=_error_text(response), status=429, retry_after=self._reset_in(response, window))
                     if self.defer_on_throttle:
                         raise failure  # a job defers its work rather than sleep until the window resets
                     delay = max(delay, self._reset_in(response))
@@ -111,17 +112,18 @@ class FusebillClient:
         raise AssertionError("unreachable")
 
     @staticmethod
-    def _reset_in(response: requests.Response) -> float:
-        """Seconds until the per-minute window resets, from X-Rate-Limit-Reset-Minute.
+    def _reset_in(response: requests.Response, window: str = "Minute") -> float:
+        """Seconds until a window resets, from X-Rate-Limit-Reset-Minute (or -Day).
 
         The reference gives it as a timestamp; seen with and without an offset (naive = UTC)."""
-        raw = response.headers.get("X-Rate-Limit-Reset-Minute")
+        raw = response.headers.get(f"X-Rate-Limit-Reset-{window}")
+        longest = 86400.0 if window == "Day" else 60.0
         if raw:
             try:
                 reset = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
                 if reset.tzinfo is None:
                     reset = reset.replace(tzinfo=timezone.utc)
-                return min(max((reset - datetime.now(timezone.utc)).total_seconds(), 1.0), 60.0)
+                return min(max((reset - datetime.now(timezone.utc)).total_seconds(), 1.0), longest)
             except ValueError:
                 pass
         return 5.0

@@ -69,6 +69,11 @@ class Environment(Base):
     notification_email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     settings_saved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
+    # Fusebill webhooks (portal/services/webhooks.py): the URL's random token is looked up by its
+    # SHA-256; token and key are kept together as Fernet ciphertext to show them on the page.
+    webhook_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True, index=True)
+    webhook_secret_ciphertext: Mapped[str | None] = mapped_column(Text, nullable=True)
+
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     account: Mapped[Account] = relationship()

@@ -368,6 +368,15 @@ def _key_forms() -> dict[str, FusebillKeyForm]:
     return {kind: FusebillKeyForm(formdata=None, environment=kind, prefix=f"key-{kind}") for kind in ENVIRONMENTS}
 
 
+def _webhook_endpoints(database, environments):  # type: ignore[no-untyped-def]
+    """Per environment, the webhook URL and key to paste into Fusebill (made when its key is saved)."""
+    from portal.services.webhooks import webhook_secrets
+
+    ctx = service_context()
+    made = {kind: webhook_secrets(database, ctx, env, create=False) for kind, env in environments.items()}  # a GET writes nothing
+    return {kind: {"url": secret.url(ctx.settings.base_url), "key": secret.key} for kind, secret in made.items() if secret}
+
+
 def _render_environment(key_forms=None, switch_form=None, status=200):  # type: ignore[no-untyped-def]
     database = db_session()
     account = current_user.account
@@ -375,8 +384,9 @@ def _render_environment(key_forms=None, switch_form=None, status=200):  # type: 
     connections = {kind: live_connection(database, env) for kind, env in environments.items()}
     other = "production" if account.active_environment == "sandbox" else "sandbox"
     forms = key_forms or _key_forms()
+    webhooks = _webhook_endpoints(database, environments)
     return render_template(
-        "setup/environment.html", account=account, environments=environments, connections=connections, key_forms=forms,
+        "setup/environment.html", account=account, environments=environments, connections=connections, key_forms=forms, webhooks=webhooks,
         switch_form=switch_form or SwitchEnvironmentForm(formdata=None, target=other), other=other,
         check=switch_check(database, account, other), fusebill_urls={kind: settings().fusebill_url(kind) for kind in ENVIRONMENTS},
     ), status
@@ -399,6 +409,9 @@ def environment_key(kind: str):  # type: ignore[no-untyped-def]
         target = get_environment(database, current_user.account, kind)
         try:
             save_fusebill_key(database, service_context(), target, form.api_key.data, current_user)
+            from portal.services.webhooks import webhook_secrets
+
+            webhook_secrets(database, service_context(), target)  # the webhook URL and key to enter in Fusebill
         except ServiceError as error:
             database.rollback()
             if not _field_error(form, error):

@@ -4,7 +4,6 @@ the QBO emulator through its API.
 """
 from __future__ import annotations
 
-import random
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -114,12 +113,11 @@ class SyncWorld:
             return qbo_session(ctx, connection_id)
 
 
-def build_world(tmp_path: Path, backend: str, qbo: RunningEmulator, fusebill: RunningFusebill, *, customers: int, seed: int,
+def build_world(tmp_path: Path, backend: str, qbo: RunningEmulator, fusebill: RunningFusebill, redis_url: str, *, customers: int, seed: int,
                 company: dict[str, Any], seed_options: dict[str, Any] | None = None, ledgers: tuple[str, ...] = LEDGERS):  # type: ignore[no-untyped-def]
     """A committed database and an account set up through the portal's pages, ready to sync."""
-    # A Redis database of its own, emptied first: RQ job ids are per portal database, and another
-    # test session on this machine must not work (or empty) this one's queues.
-    redis_url = f"redis://127.0.0.1:6379/{random.randint(8, 15)}"
+    # The suite's own redis-server (tests/support/services.py), emptied first: RQ job ids are per
+    # portal database, so one world must not see another's jobs.
     with fresh_database(backend, tmp_path) as migrated:
         settings = make_settings(migrated.url, redis_url, tmp_path / "instance", qbo_emulator_url=qbo.url,
                                  fusebill_staging_url=fusebill.url, fusebill_production_url=fusebill.url,

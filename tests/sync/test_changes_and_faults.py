@@ -28,9 +28,9 @@ SYNCED = ("Active", "Hold", "Suspended", "Cancelled")
 
 
 @pytest.fixture
-def small_world(tmp_path, backend, qbo, fusebill, request):  # type: ignore[no-untyped-def]
+def small_world(tmp_path, backend, qbo, fusebill, redis_url, request):  # type: ignore[no-untyped-def]
     seed = 101 + len(request.node.name) % 50
-    for world in build_world(tmp_path, backend, qbo, fusebill, customers=CUSTOMERS, seed=seed, company=US, seed_options=USD_ONLY):
+    for world in build_world(tmp_path, backend, qbo, fusebill, redis_url, customers=CUSTOMERS, seed=seed, company=US, seed_options=USD_ONLY):
         world.seed = seed
         yield world
 

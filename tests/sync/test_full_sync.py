@@ -31,11 +31,11 @@ LEDGERS = ("deferred_revenue", "sales_tax_payable", "payments_deposit", "refunds
 
 
 @pytest.fixture(scope="module", params=sorted(SETUPS))
-def world(request, tmp_path_factory, backend, qbo, fusebill):  # type: ignore[no-untyped-def]
+def world(request, tmp_path_factory, backend, qbo, fusebill, redis_url):  # type: ignore[no-untyped-def]
     company, options = SETUPS[request.param]
     ledgers = tuple(l for l in LEDGERS if not (l == "sales_tax_payable" and company["tax"] == "codes"))
     seed = 11 + sorted(SETUPS).index(request.param)
-    for built in build_world(tmp_path_factory.mktemp(request.param), backend, qbo, fusebill, customers=CUSTOMERS, seed=seed,
+    for built in build_world(tmp_path_factory.mktemp(request.param), backend, qbo, fusebill, redis_url, customers=CUSTOMERS, seed=seed,
                              company=company, seed_options=options, ledgers=ledgers):
         built.setup = request.param
         built.dataset = generate(CUSTOMERS, seed, **options)

@@ -94,7 +94,9 @@ def test_every_route_of_the_portal_is_classified(app):
             unclassified.append(rule.endpoint)
     assert unclassified == []
     blueprints = set(app.blueprints)
-    assert blueprints == {"auth", "landing", "setup", "support"} | (blueprints & {"sync"}), blueprints
+    assert blueprints == {"auth", "landing", "setup", "support"} | (blueprints & {"sync", "webhooks"}), blueprints
+    # The one public blueprint: Fusebill calls it, each request authenticated by its URL token and key.
+    assert classification("webhooks.fusebill", "webhooks") == "public"
 
 
 def test_the_future_sync_pages_are_for_enabled_admins():

@@ -283,9 +283,14 @@ class _Planner:
             docs = self.guarded(record, lambda: self.credit(record, entry, taken_back))
             if docs is not None:
                 synced_credits[credit_id] = [d.key for d in docs]
+        skipped = {v.record.fusebill_id: v.reason for v in self.plan.verdicts if v.record.entity_type == CREDIT and v.state == STATE_SKIPPED}
         for debit in debits:
             record = Key(DEBIT, str(debit["id"]))
             self.label(record, f"Credit reversal {debit['id']}")
+            original = str(debit.get("associatedId") or "")
+            if original in skipped:  # the credit it reverses is not synced on purpose: neither is it
+                self.verdict(record, STATE_SKIPPED, f"reverses credit {original}, which is not synced: {skipped[original]}")
+                continue
             self.guarded(record, lambda: self.debit(record, debit, synced_credits))
 
     def credit(self, record: Key, entry: dict[str, Any], taken_back: dict[tuple[str, str], Decimal]) -> list[Doc]:
@@ -355,8 +360,9 @@ class _Planner:
             raise _Skip(f"its invoice {self.invoice_number(invoice_id)} is not synced")
         memo = map_credit_note(self.ctx, note, self.customer_id, self.currency)
         total = credit_note_total(note, self.currency)
-        # Applied up to the invoice's QBO balance; the rest stays as the customer's open credit.
-        applied = min(total, self.room[invoice_id])
+        # Applied up to what is open on the invoice in QBO (its balance, then the refund entries
+        # naming it); the rest stays as the customer's open credit.
+        applied = min(total, self.room[invoice_id] + sum((t.room for t in self.refund_room[invoice_id]), ZERO))
         return [memo, *self.applications(record, memo.key, "CreditMemo", invoice_id, applied, memo.payload["TxnDate"], what)]
 
     def walk_write_offs(self) -> None:

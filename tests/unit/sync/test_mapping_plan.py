@@ -133,3 +133,11 @@ def test_an_unmapped_invoice_holds_the_payment_that_depends_on_it():
     found = states(plan)
     assert found[("invoice", "100")][0] == "failed" and found[("payment", "9")][0] == "pending"
     assert Key("payment", "10") in docs(plan) and Key("invoice", "101") in docs(plan)
+
+
+def test_automatically_apply_credits_on_holds_documents_but_not_the_customer():
+    data = CustomerData(customer(), invoices=[invoice()], payment_activities=[payment_activity(9, "110.00", [(100, "110.00")])])
+    plan = plan_customer(context(auto_apply_credit=True), data)
+    assert list(docs(plan)) == [Key("customer", "7")]
+    found = states(plan)
+    assert found[("invoice", "100")][0] == "pending" and "Automatically apply credits" in found[("payment", "9")][1]
