@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jobs.sync.model import Key
+from portal.clients.qbo import quote
 from portal.models import SyncLink, utcnow
 
 
@@ -31,9 +32,13 @@ def linked_ids(session: Session, environment_id: int, entity_type: str) -> set[s
                                                                   SyncLink.entity_type == entity_type, SyncLink.part == "")))
 
 
+def _row(session: Session, environment_id: int, key: Key) -> SyncLink | None:
+    return session.scalar(select(SyncLink).where(SyncLink.environment_id == environment_id, SyncLink.entity_type == key.entity_type,
+                                                 SyncLink.fusebill_id == key.fusebill_id, SyncLink.part == key.part))
+
+
 def save(session: Session, environment_id: int, realm_id: str, key: Key, customer_id: str, linked: Linked) -> None:
-    row = session.scalar(select(SyncLink).where(SyncLink.environment_id == environment_id, SyncLink.entity_type == key.entity_type,
-                                                SyncLink.fusebill_id == key.fusebill_id, SyncLink.part == key.part))
+    row = _row(session, environment_id, key)
     if row is None:
         row = SyncLink(environment_id=environment_id, entity_type=key.entity_type, fusebill_id=key.fusebill_id, part=key.part)
         session.add(row)
@@ -48,8 +53,7 @@ def save(session: Session, environment_id: int, realm_id: str, key: Key, custome
 
 
 def remove(session: Session, environment_id: int, key: Key) -> None:
-    row = session.scalar(select(SyncLink).where(SyncLink.environment_id == environment_id, SyncLink.entity_type == key.entity_type,
-                                                SyncLink.fusebill_id == key.fusebill_id, SyncLink.part == key.part))
+    row = _row(session, environment_id, key)
     if row is not None:
         session.delete(row)
 
@@ -71,10 +75,6 @@ def key_of(marker: str) -> Key | None:
     return Key(parts[1], parts[2], parts[3] if len(parts) > 3 else "")
 
 
-def _quote(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("'", "\\'")
-
-
 def find_by_markers(api: Any, customer_ids: list[str], missing: set[Key]) -> dict[Key, Linked]:
     """QBO documents that carry the marker of a document we have no link for (a reconnect to a
     company synced before). QBO cannot search Notes or PrivateNote (4001, qbo-api.md §1.3), so the
@@ -83,7 +83,7 @@ def find_by_markers(api: Any, customer_ids: list[str], missing: set[Key]) -> dic
     found: dict[Key, Linked] = {}
     if not missing:
         return found
-    queries = [{"bId": f"c{i}", "Query": f"SELECT * FROM Customer WHERE DisplayName LIKE '%(FB-{_quote(c)})' AND Active IN (true, false)"}
+    queries = [{"bId": f"c{i}", "Query": f"SELECT * FROM Customer WHERE DisplayName LIKE '%(FB-{quote(c)})' AND Active IN (true, false)"}
                for i, c in enumerate(customer_ids)]
     qbo_customers: list[str] = []
     for start in range(0, len(queries), 30):
@@ -96,7 +96,7 @@ def find_by_markers(api: Any, customer_ids: list[str], missing: set[Key]) -> dic
                         found[key] = Linked("Customer", str(row["Id"]), str(row.get("SyncToken", "0")), "")
     if not qbo_customers:
         return found
-    refs = ", ".join(f"'{_quote(c)}'" for c in qbo_customers)
+    refs = ", ".join(f"'{quote(c)}'" for c in qbo_customers)
     for entity in MARKER_TYPES:
         for row in api.query_all(entity, f"CustomerRef IN ({refs})"):
             _match(row, entity, missing, found)

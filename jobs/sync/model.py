@@ -67,21 +67,20 @@ class Doc:
     after: tuple[Key, ...] = ()  # documents that must be written first, though not referenced
 
     def deps(self) -> set[Key]:
-        found: set[Key] = set(self.after)
-        _walk(self.payload, found)
-        _walk(self.create_only, found)
+        found = set(self.after)
+        found.update(ref.key for ref in placeholders((self.payload, self.create_only), Ref))
         return found
 
 
-def _walk(value: Any, found: set[Key]) -> None:
-    if isinstance(value, Ref):
-        found.add(value.key)
-    elif isinstance(value, dict):
-        for item in value.values():
-            _walk(item, found)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            _walk(item, found)
+def placeholders(value: Any, kind: type) -> list[Any]:
+    """Every placeholder of `kind` (Ref, Rate, ArAccount) inside a payload."""
+    if isinstance(value, kind):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [found for item in value for found in placeholders(item, kind)]
+    return []
 
 
 @dataclass(frozen=True)

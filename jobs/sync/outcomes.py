@@ -40,7 +40,6 @@ def hint_for(code: str | None) -> str | None:
 def store(session: Session, environment_id: int, run_id: int | None, outcomes: list[Outcome]) -> None:
     if not outcomes:
         return
-    keys = {(o.record.entity_type, o.record.fusebill_id) for o in outcomes}
     customers = {o.customer_id for o in outcomes}
     rows = {(r.entity_type, r.fusebill_id): r for r in session.scalars(
         select(SyncRecord).where(SyncRecord.environment_id == environment_id, SyncRecord.customer_id.in_(customers)))}
@@ -63,7 +62,6 @@ def store(session: Session, environment_id: int, run_id: int | None, outcomes: l
         row.attempts = (row.attempts or 0) + 1
         row.run_id = run_id
         row.updated_at = now
-    del keys
 
 
 def retry_customers(session: Session, environment_id: int) -> set[str]:

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from jobs.sync import links as link_store
 from jobs.sync.links import Linked
-from jobs.sync.model import LABELS, ArAccount, CustomerPlan, Doc, Key, Rate, Ref
+from jobs.sync.model import LABELS, ArAccount, CustomerPlan, Doc, Key, Rate, Ref, placeholders
 from jobs.sync.outcomes import Outcome, hint_for
 from portal.clients import PermanentError, Throttled
 from portal.clients.qbo import BATCH_MAX_ITEMS, QboApi, request_id
@@ -165,9 +165,7 @@ class Writer:
     def prefetch_rates(self, docs: list[Doc]) -> None:
         """Every exchange rate these documents need, 30 to a batch request of queries (QBO's
         ExchangeRate is queryable by SourceCurrencyCode and AsOfDate), instead of one GET each."""
-        wanted: set[tuple[str, str]] = set()
-        for doc in docs:
-            _rates_in(doc.payload, wanted)
+        wanted = {(rate.currency, rate.on) for doc in docs for rate in placeholders(doc.payload, Rate)}
         wanted -= set(self.rate_cache)
         if wanted and self.known_rates is not None:
             self.rate_cache.update(self.known_rates(sorted(wanted)))
@@ -341,17 +339,6 @@ class Writer:
             for verdict in plan.verdicts:
                 found.append(Outcome(verdict.record, plan.customer_id, verdict.label, verdict.state, verdict.reason, verdict.hint or None, verdict.code))
         return found
-
-
-def _rates_in(value: Any, found: set[tuple[str, str]]) -> None:
-    if isinstance(value, Rate):
-        found.add((value.currency, value.on))
-    elif isinstance(value, dict):
-        for item in value.values():
-            _rates_in(item, found)
-    elif isinstance(value, list):
-        for item in value:
-            _rates_in(item, found)
 
 
 @dataclass

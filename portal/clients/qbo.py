@@ -310,7 +310,8 @@ class CompanySetup:
         return "codes"
 
 
-def _quote(value: str) -> str:
+def quote(value: str) -> str:
+    """A value inside a QBO query's single quotes."""
     return value.replace("\\", "\\\\").replace("'", "\\'")
 
 
@@ -426,7 +427,7 @@ class QboApi:
 
     def find_account_by_name(self, name: str) -> QboAccount | None:
         """Active or not (name lists return only active rows unless asked)."""
-        rows = self.query(f"SELECT * FROM Account WHERE Name = '{_quote(name)}' AND Active IN (true, false)").get("QueryResponse", {}).get("Account", [])
+        rows = self.query(f"SELECT * FROM Account WHERE Name = '{quote(name)}' AND Active IN (true, false)").get("QueryResponse", {}).get("Account", [])
         return self._account(rows[0]) if rows else None
 
     def reactivate_account(self, account_id: str, request_id: str) -> QboAccount:
@@ -437,7 +438,7 @@ class QboApi:
     # ------------------------------------------------------------ items
     def find_item_by_name(self, name: str) -> dict[str, Any] | None:
         """Active or not (name lists return only active rows unless asked)."""
-        rows = self.query(f"SELECT * FROM Item WHERE Name = '{_quote(name)}' AND Active IN (true, false)").get("QueryResponse", {}).get("Item", [])
+        rows = self.query(f"SELECT * FROM Item WHERE Name = '{quote(name)}' AND Active IN (true, false)").get("QueryResponse", {}).get("Item", [])
         return rows[0] if rows else None
 
     def get_item(self, item_id: str) -> dict[str, Any] | None:
