@@ -77,8 +77,10 @@ def test_ten_workers_race_to_refresh_one_connection(tmp_path, redis_url, qbo, fu
             session.add(environment)
             session.flush()
             connection = QboConnection(environment_id=environment.id, realm_id=realm, company_name="Race", token_version=0,
-                                       access_token_ciphertext=ctx.vault.encrypt(issued["access_token"]), access_token_expires_at=utcnow() - timedelta(seconds=1),
-                                       refresh_token_ciphertext=ctx.vault.encrypt(issued["refresh_token"]), refresh_token_expires_at=utcnow() + timedelta(days=100))
+                                       access_token_ciphertext=ctx.vault.encrypt(issued["access_token"]),
+                                       access_token_expires_at=utcnow() - timedelta(seconds=1),
+                                       refresh_token_ciphertext=ctx.vault.encrypt(issued["refresh_token"]),
+                                       refresh_token_expires_at=utcnow() + timedelta(days=100))
             session.add(connection)
             session.flush()
             connection_id = connection.id
