@@ -32,7 +32,7 @@ def use_app(app: Flask | None) -> None:
     _app = app
 
 
-def job_context():  # type: ignore[no-untyped-def]
+def job_context():
     """The ServiceContext of this process (background: waits are the job's, not a person's)."""
     global _context, _context_pid
     if _context is None:
@@ -60,7 +60,7 @@ def job_context():  # type: ignore[no-untyped-def]
     return _context
 
 
-def use_context(context) -> None:  # type: ignore[no-untyped-def]
+def use_context(context) -> None:
     """Let a test or an embedding process give jobs their context."""
     global _context, _context_pid
     _context, _context_pid = context, None

@@ -27,15 +27,16 @@ log = logging.getLogger(__name__)
 CHECK_EVERY = timedelta(minutes=1)
 INTERVALS = {SCHEDULE_HOURLY: timedelta(hours=1), SCHEDULE_DAILY: timedelta(days=1)}
 PENDING_KEY = "fbqbo:schedules:next-check"
-NOT_COUNTED = ("webhook",)  # triggers that do not reset a schedule's clock
+NOT_COUNTED = ("webhook", "retry")  # triggers that do not reset a schedule's clock
 
 
-def due_accounts(session, now=None) -> list[int]:  # type: ignore[no-untyped-def]
-    """Ids of enabled accounts whose active environment's schedule is due at `now`."""
+def due_accounts(session, now=None) -> list[int]:
+    """Ids of enabled accounts, their syncs not paused by support, whose active environment's
+    schedule is due at `now`."""
     now = now or utcnow()
     due = []
     rows = session.execute(select(Account, Environment).join(Environment, Environment.account_id == Account.id).where(
-        Account.integration_enabled.is_(True), Environment.kind == Account.active_environment,
+        Account.integration_enabled.is_(True), Account.syncs_paused_at.is_(None), Environment.kind == Account.active_environment,
         Environment.schedule.in_(tuple(INTERVALS)))).all()
     for account, environment in rows:
         last = session.scalar(select(func.max(SyncRun.started_at)).where(
@@ -79,6 +80,12 @@ def run_schedules(reschedule: bool = True) -> dict[str, int]:
                 continue
             counts["already_running" if busy else "started"] += 1
             log.info("scheduled sync of account %s: run %s%s", account_id, run.id, " (already running)" if busy else "")
+    try:  # the notification check rides on this minute tick (token expiry, reconnect, retries of failed sends)
+        from jobs.notify import request_check
+
+        request_check(ctx.redis)
+    except Exception as error:  # noqa: BLE001 - a notification problem must not stop the schedules
+        log.warning("could not request the notification check: %s", type(error).__name__)
     if reschedule:
         schedule_next(Queue(MAINTENANCE, connection=ctx.redis))
     log.info("schedule check: %s", counts)

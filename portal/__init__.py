@@ -14,6 +14,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 
 from portal.db import Database
+from portal.logsafe import quiet_secret_loggers
 from portal.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +28,7 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 class _SessionInterface(SecureCookieSessionInterface):
     """Marks the session cookie Secure whenever the portal is reached over https."""
 
-    def get_cookie_secure(self, app: Flask) -> bool:  # type: ignore[override]
+    def get_cookie_secure(self, app: Flask) -> bool:
         from flask import has_request_context, request
 
         if app.config["SESSION_COOKIE_SECURE"]:
@@ -61,11 +62,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.session_interface = _SessionInterface()
     logging.getLogger("portal").setLevel(settings.log_level)
     logging.getLogger("jobs").setLevel(settings.log_level)
+    quiet_secret_loggers()
 
     if settings.trust_proxy_headers:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]  # Flask's documented way to wrap its WSGI app
 
     from portal import extensions
     from portal.models import User
@@ -96,6 +98,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     from portal.auth.routes import blueprint as auth_blueprint
     from portal.landing.routes import blueprint as landing_blueprint
+    from portal.matching.routes import blueprint as matching_blueprint
+    from portal.reports.routes import blueprint as reports_blueprint
     from portal.setup.routes import blueprint as setup_blueprint
     from portal.support.routes import blueprint as support_blueprint
     from portal.sync.routes import blueprint as sync_blueprint
@@ -106,8 +110,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.register_blueprint(setup_blueprint)
     app.register_blueprint(support_blueprint)
     app.register_blueprint(sync_blueprint)
+    app.register_blueprint(matching_blueprint)
+    app.register_blueprint(reports_blueprint)
     app.register_blueprint(webhooks_blueprint)
     extensions.csrf.exempt(webhooks_blueprint)  # Fusebill posts here: its URL token and key authenticate it
+    if settings.env == "development":  # `make run`'s caught-mail page; absent (404) in test and production
+        from portal.devmail.routes import blueprint as devmail_blueprint
+
+        app.register_blueprint(devmail_blueprint)
 
     from portal.errors import register_error_handlers
     from portal.gate import register_gate
@@ -121,7 +131,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     register_template_helpers(app)
 
     @app.after_request
-    def security_headers(response):  # type: ignore[no-untyped-def]
+    def security_headers(response):
         # No page of the portal may be framed (its one-click forms would be clickjackable).
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
@@ -134,13 +144,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         return response
 
     @app.get("/")
-    def home():  # type: ignore[no-untyped-def]
+    def home():
         if current_user.is_support:
             return redirect(url_for("support.accounts"))
         return redirect(url_for("setup.overview"))
 
     @app.get("/healthz")
-    def health():  # type: ignore[no-untyped-def]
+    def health():
         return {"status": "ok"}
 
     from portal.cli import register_cli
@@ -160,7 +170,7 @@ def _register_same_origin_check(app: Flask, settings: Settings) -> None:
     base_host = urlsplit(settings.base_url).netloc.lower()
 
     @app.before_request
-    def same_origin_only():  # type: ignore[no-untyped-def]
+    def same_origin_only():
         if request.method not in UNSAFE_METHODS or request.endpoint is None:
             return None
         from portal.extensions import csrf
@@ -193,8 +203,8 @@ def _hide_server_banner() -> None:
         return
     original = response_class.default_headers
 
-    def default_headers(self):  # type: ignore[no-untyped-def]
+    def default_headers(self):
         return [line for line in original(self) if not line.lower().startswith("server:")]
 
-    response_class.default_headers = default_headers  # type: ignore[method-assign]
-    response_class._portal_hides_server = True  # type: ignore[attr-defined]
+    response_class.default_headers = default_headers
+    response_class._portal_hides_server = True

@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import sys
 import time
 
 import click
@@ -61,9 +62,13 @@ def register_cli(app: Flask) -> None:
     @click.option("--role", type=click.Choice([ROLE_ADMIN, ROLE_SUPPORT]), required=True)
     @click.option("--account", "fusebill_id", default=None, help="Fusebill account id (admins only).")
     @click.option("--name", default="")
-    @click.password_option("--password", help="At least 10 characters; asked for when not given.")
-    def create_user_command(email: str, role: str, fusebill_id: str | None, name: str, password: str) -> None:
+    @click.option("--password", default=None, help="At least 10 characters; asked for (hidden, twice) when not given. "
+                  "Prefer --password-stdin: a password on the command line shows in the process list and shell history.")
+    @click.option("--password-stdin", "password_stdin", is_flag=True,
+                  help="Read the password from the first line of standard input (for a pipe: `printf '%s\\n' \"$PW\" | flask ...`).")
+    def create_user_command(email: str, role: str, fusebill_id: str | None, name: str, password: str | None, password_stdin: bool) -> None:
         """Add an account admin (--account required) or a support user."""
+        password = _read_password(password, password_stdin)
         with database().session_scope() as session:
             try:
                 account = find_account_by_fusebill_id(session, fusebill_id) if fusebill_id else None
@@ -98,6 +103,25 @@ def register_cli(app: Flask) -> None:
     def generate_key_command() -> None:
         """Print a new Fernet key (put it first in ENCRYPTION_KEYS)."""
         click.echo(Fernet.generate_key().decode())
+
+
+def _read_password(given: str | None, from_stdin: bool) -> str:
+    """The password from --password, from stdin (--password-stdin: read as is, no prompt, so no
+    getpass "may be echoed" warning on a pipe), else asked for on the terminal."""
+    if from_stdin:
+        if given is not None:
+            raise click.UsageError("Give either --password or --password-stdin, not both.")
+        line = sys.stdin.readline()
+        password = line[:-1] if line.endswith("\n") else line
+        password = password[:-1] if password.endswith("\r") else password
+        if not password:
+            raise click.ClickException("No password on standard input (--password-stdin reads its first line).")
+        return password
+    if given is not None:
+        return given
+    if not sys.stdin.isatty():
+        raise click.ClickException("No password given and standard input is not a terminal: pipe it with --password-stdin.")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
 
 
 POLL_SECONDS = 2.0
@@ -174,7 +198,7 @@ def register_sync_cli(app: Flask) -> None:
             click.echo("records: " + ", ".join(f"{state} {count}" for state, count in states.items()))
 
 
-def _follow(run_id: int, timeout: float):  # type: ignore[no-untyped-def]
+def _follow(run_id: int, timeout: float):
     """Poll the run every POLL_SECONDS, printing a line whenever its progress changes; its summary at the end."""
     from portal.models import SyncRun
     from portal.services.sync_progress import run_states, summarize
@@ -183,7 +207,7 @@ def _follow(run_id: int, timeout: float):  # type: ignore[no-untyped-def]
     last_line = None
     while True:
         with database().session_scope() as session:
-            run = session.get(SyncRun, run_id)
+            run = session.get_one(SyncRun, run_id)
             summary = summarize(run, None if run.finished else run_states(session, run))
             session.expunge(run)
         line = summary.progress_line
@@ -198,13 +222,13 @@ def _follow(run_id: int, timeout: float):  # type: ignore[no-untyped-def]
         _pause(POLL_SECONDS)
 
 
-def _final_counts(summary) -> str:  # type: ignore[no-untyped-def]
+def _final_counts(summary) -> str:
     return (f"customers {summary.customers}; QuickBooks documents created {summary.created}, updated {summary.updated}, "
             f"unchanged {summary.unchanged}, deleted {summary.deleted}; records synced {summary.synced}, failed {summary.failed}, "
             f"pending {summary.pending}, skipped {summary.skipped}; requests QuickBooks {summary.qbo_requests}, Fusebill {summary.fusebill_requests}")
 
 
-def seed_demo(session) -> Account:  # type: ignore[no-untyped-def]
+def seed_demo(session) -> Account:
     """The demo data: idempotent, so `make run` can call it on every start."""
     account = session.scalar(select(Account).where(Account.fusebill_account_id == DEMO_ACCOUNT["fusebill_account_id"]))
     if account is None:

@@ -6,7 +6,7 @@ dropped. Plaintext never reaches the database, the logs or a page.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 

@@ -5,6 +5,7 @@ Starts, as child processes, whatever is not configured to be elsewhere:
 - the Intuit OAuth + QBO emulator (when no Intuit client id is configured);
 - two Fusebill emulators, staging and production (when FUSEBILL_*_URL are unset), the staging one
   loaded with representative sample data;
+- a local SMTP sink (when no SMTP server is configured), whose caught mails /dev/mail shows;
 then migrates the database, seeds the demo account and users, and starts the portal (gunicorn) and
 one RQ worker (with the scheduler). Ctrl-C stops everything it started.
 
@@ -53,11 +54,11 @@ class Supervisor:
         return process
 
     def stop_all(self) -> None:
-        for name, process in reversed(self.children):
+        for _name, process in reversed(self.children):
             if process.poll() is None:
                 process.terminate()
         deadline = time.monotonic() + 10
-        for name, process in reversed(self.children):
+        for _name, process in reversed(self.children):
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
@@ -154,13 +155,14 @@ def _seed_demo_emulators(env: dict[str, str], instance: Path) -> dict[str, str]:
     qbo = env.get("QBO_EMULATOR_URL", "")
     if qbo.startswith(f"http://127.0.0.1:{QBO_PORT}"):
         _post_json(qbo + "/_emulator/companies", {"name": "Northwind Sandbox Company (US)", "country": "US", "home_currency": "USD"})
-        _post_json(qbo + "/_emulator/companies", {"name": "Northwind Sandbox Company (Canada)", "country": "CA", "home_currency": "CAD", "tax": "codes", "multicurrency": True})
+        _post_json(qbo + "/_emulator/companies",
+                   {"name": "Northwind Sandbox Company (Canada)", "country": "CA", "home_currency": "CAD", "tax": "codes", "multicurrency": True})
         _post_json(qbo + "/_emulator/companies", {"name": "Northwind Production Company", "country": "US", "home_currency": "USD", "multicurrency": True})
     state_file.write_text(json.dumps(demo))
     return demo
 
 
-def _register_demo_webhooks(app, settings: Settings, emulated: set[str], registered: set[str]) -> None:  # type: ignore[no-untyped-def]
+def _register_demo_webhooks(app, settings: Settings, emulated: set[str], registered: set[str]) -> None:
     """`make run` only: point the local Fusebill emulators' webhooks at the portal, once an
     environment has its Fusebill key saved — what an admin does by hand in real Fusebill (the
     Environments page shows the URL and key). Registrations live in the emulator's state file, so a
@@ -180,6 +182,8 @@ def _register_demo_webhooks(app, settings: Settings, emulated: set[str], registe
                 if api_url not in emulated:
                     continue
                 secret = webhook_secrets(session, ctx, environment)
+                if secret is None:  # never: it is made when missing
+                    continue
                 url = secret.url(settings.base_url)
                 if url not in registered:
                     todo.append((api_url.removesuffix("/v1"), ctx.vault.decrypt(environment.fusebill_api_key_ciphertext), url, secret.key))
@@ -190,7 +194,8 @@ def _register_demo_webhooks(app, settings: Settings, emulated: set[str], registe
                 known = {hook["url"] for hook in json.loads(response.read())["webhooks"]}
             if url not in known:
                 _post_json(root + "/_emulator/webhooks", {"api_key": api_key, "url": url, "key": key})
-                print(f"  Fusebill emulator webhooks now go to {url.split('/webhooks/')[0]}/webhooks/fusebill/… (changes reach QuickBooks in seconds)", flush=True)
+                print(f"  Fusebill emulator webhooks now go to {url.split('/webhooks/')[0]}/webhooks/fusebill/… (changes reach QuickBooks in seconds)",
+                      flush=True)
             registered.add(url)
         except (OSError, ValueError, KeyError) as error:  # an emulator not ready, or a key it does not know: try again later
             print(f"  could not register the demo webhook yet: {error}", file=sys.stderr, flush=True)
@@ -210,12 +215,13 @@ def main() -> int:
     python = sys.executable
     supervisor = Supervisor()
 
-    def stop(_signum, _frame):  # type: ignore[no-untyped-def]
+    def stop(_signum, _frame):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
     # Also when started from a shell that ignores SIGINT for background jobs: Ctrl-C must stop us.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    mail_sink = None
     try:
         started: list[str] = []
         if not os.environ.get("REDIS_URL"):
@@ -240,7 +246,8 @@ def main() -> int:
             env["QBO_EMULATOR_URL"] = settings.qbo_emulator_url
             started.append(f"{'QBO emulator':<21}{settings.qbo_emulator_url}  (Intuit OAuth + QuickBooks Online API)")
 
-        for name, variable, port in (("staging", "FUSEBILL_STAGING_URL", FUSEBILL_STAGING_PORT), ("production", "FUSEBILL_PRODUCTION_URL", FUSEBILL_PRODUCTION_PORT)):
+        for name, variable, port in (("staging", "FUSEBILL_STAGING_URL", FUSEBILL_STAGING_PORT),
+                                     ("production", "FUSEBILL_PRODUCTION_URL", FUSEBILL_PRODUCTION_PORT)):
             if os.environ.get(variable):
                 continue
             _require_port("127.0.0.1", port, f"the Fusebill {name} emulator", variable)
@@ -249,6 +256,14 @@ def main() -> int:
             env[variable] = f"http://127.0.0.1:{port}/v1"
             _wait_http(f"http://127.0.0.1:{port}/v1/customers", f"the Fusebill {name} emulator")
             started.append(f"{'Fusebill ' + name:<21}{env[variable]}  (emulator)")
+
+        if settings.smtp is None and settings.env == "development":
+            # Notifications go through real SMTP to a sink in this process; the portal shows them at /dev/mail.
+            from portal.devmail.sink import mail_folder, start_sink
+
+            mail_sink = start_sink(mail_folder(instance))
+            env["SMTP_URL"] = f"smtp://127.0.0.1:{mail_sink.port}"
+            started.append(f"{'Mail sink':<21}{env['SMTP_URL']}  (caught mails: {settings.base_url}/dev/mail)")
 
         run_settings = Settings.from_env(env)
         from portal import create_app
@@ -270,6 +285,8 @@ def main() -> int:
         host, port = base.hostname or "127.0.0.1", base.port or 5000
         _require_port(host, port, "the portal", "PORTAL_BASE_URL")
         supervisor.start("portal", [python, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "2", "--threads", "4",
+                                    # its control socket inside ./instance/, never another gunicorn's
+                                    "--control-socket", str(instance / "gunicorn.ctl"),
                                     "--access-logfile", str(logs / "portal-access.log"), "wsgi:app"], env, logs / "portal.log")
         supervisor.start("worker", [python, "-m", "jobs.worker"], env, logs / "worker.log")
         _wait_http(run_settings.base_url + "/healthz", "the portal")
@@ -292,7 +309,8 @@ def main() -> int:
         print("  its progress. Once a Fusebill key is saved, the Fusebill emulator's webhooks are pointed at the")
         print("  portal (a change made in the emulator reaches QuickBooks in seconds). Ctrl-C stops everything.\n", flush=True)
 
-        emulated = {env[variable] for variable, default_port in (("FUSEBILL_STAGING_URL", FUSEBILL_STAGING_PORT), ("FUSEBILL_PRODUCTION_URL", FUSEBILL_PRODUCTION_PORT))
+        emulated = {env[variable] for variable, default_port in (("FUSEBILL_STAGING_URL", FUSEBILL_STAGING_PORT),
+                                                                 ("FUSEBILL_PRODUCTION_URL", FUSEBILL_PRODUCTION_PORT))
                     if env.get(variable) == f"http://127.0.0.1:{default_port}/v1" and not os.environ.get(variable)}
         registered: set[str] = set()
         next_check = 0.0
@@ -314,6 +332,8 @@ def main() -> int:
         return 1
     finally:
         supervisor.stop_all()
+        if mail_sink is not None:
+            mail_sink.stop()
 
 
 if __name__ == "__main__":

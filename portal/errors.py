@@ -24,7 +24,7 @@ _TITLES = {
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
-    def csrf_error(error: CSRFError):  # type: ignore[no-untyped-def]
+    def csrf_error(error: CSRFError):
         return render_template(
             "errors/error.html",
             code=400,
@@ -33,7 +33,7 @@ def register_error_handlers(app: Flask) -> None:
         ), 400
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
+    def http_error(error: HTTPException):
         code = error.code or 500
         title, message = _TITLES.get(code, (error.name, error.description or ""))
         # Our own abort(403, description=...) carries a message meant for the user.
@@ -44,7 +44,7 @@ def register_error_handlers(app: Flask) -> None:
         return body, code, {k: v for k, v in response.headers.items() if k.lower() in ("allow", "retry-after", "www-authenticate")}
 
     @app.errorhandler(Exception)
-    def unexpected_error(error: Exception):  # type: ignore[no-untyped-def]
+    def unexpected_error(error: Exception):
         if isinstance(error, HTTPException):
             return http_error(error)
         incident = secrets.token_hex(6)

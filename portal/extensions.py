@@ -21,7 +21,7 @@ _SETTINGS = "portal.settings"
 _REDIS = "portal.redis"
 
 
-def init_database(app, database: Database) -> None:  # type: ignore[no-untyped-def]
+def init_database(app, database: Database) -> None:
     app.extensions[_DATABASE] = database
 
     @app.teardown_appcontext
@@ -49,11 +49,11 @@ def settings() -> Settings:
     return current_app.extensions[_SETTINGS]
 
 
-def set_settings(app, value: Settings) -> None:  # type: ignore[no-untyped-def]
+def set_settings(app, value: Settings) -> None:
     app.extensions[_SETTINGS] = value
 
 
-def vault():  # type: ignore[no-untyped-def]
+def vault():
     from portal.crypto import Vault
 
     existing = current_app.extensions.get("portal.vault")
@@ -62,16 +62,16 @@ def vault():  # type: ignore[no-untyped-def]
     return existing
 
 
-def service_context():  # type: ignore[no-untyped-def]
+def service_context():
     """What the integration services need, for the current app."""
-    from portal.services.context import ServiceContext
-
     from flask import has_request_context
+
+    from portal.services.context import ServiceContext
 
     return ServiceContext(settings=settings(), database=database(), vault=vault(), redis=redis_client(), interactive=has_request_context())
 
 
-def redis_client():  # type: ignore[no-untyped-def]
+def redis_client():
     """The app's Redis client, created on first use (so a page that needs no Redis never waits on it)."""
     client = current_app.extensions.get(_REDIS)
     if client is None:

@@ -24,9 +24,10 @@ PUBLIC_ENDPOINTS = frozenset({"auth.sign_in", "static", "health"})
 # Machine callers that authenticate each request themselves (webhooks: unguessable URL + key).
 PUBLIC_BLUEPRINTS = frozenset({"webhooks"})
 SIGNED_IN_ENDPOINTS = frozenset({"home"})  # app-level routes (no blueprint) for any signed-in user
-SIGNED_IN_BLUEPRINTS = frozenset({"auth"})
+# devmail: development only (registered only then), the mails `make run`'s sink caught, for whoever tries the demo.
+SIGNED_IN_BLUEPRINTS = frozenset({"auth", "devmail"})
 SUPPORT_BLUEPRINTS = frozenset({"support"})
-GATED_BLUEPRINTS = frozenset({"setup", "sync"})  # admin + integration enabled
+GATED_BLUEPRINTS = frozenset({"setup", "sync", "reports", "matching"})  # admin + integration enabled
 LANDING_BLUEPRINTS = frozenset({"landing"})  # admin, integration disabled
 ADMIN_BLUEPRINTS = GATED_BLUEPRINTS | LANDING_BLUEPRINTS
 CLASSIFIED_BLUEPRINTS = SIGNED_IN_BLUEPRINTS | SUPPORT_BLUEPRINTS | ADMIN_BLUEPRINTS
@@ -52,7 +53,7 @@ def classification(endpoint: str, blueprint: str | None) -> str | None:
 
 def register_gate(app: Flask) -> None:
     @app.before_request
-    def enforce_access():  # type: ignore[no-untyped-def]
+    def enforce_access():
         endpoint = request.endpoint
         if endpoint is None:
             return None  # no route matched: the 404/405 handlers answer

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Any
 from urllib.parse import urlparse
 
 from cryptography.fernet import Fernet
@@ -47,11 +48,40 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "FUSEBILL_SANDBOX_REQUESTS_PER_MINUTE": ("48", "Fusebill requests a minute the sync allows itself for the sandbox environment, shared by every worker (Fusebill sandboxes allow 50)."),
     "FUSEBILL_PRODUCTION_REQUESTS_PER_MINUTE": ("950", "The same for the production environment (Fusebill live accounts allow 1,000)."),
     "RATE_LIMIT_TIME_SCALE": ("1", "Emulator runs only (tests, benchmarks): the rate-limit windows the portal keeps in Redis run this many times faster, to match an emulator started with the same `time_scale`. Keep 1 against Intuit and Fusebill."),
+    # Email notifications (portal/services/notifications.py). Either SMTP_URL or SMTP_HOST & co.
+    "SMTP_URL": ("(unset: no email is sent)", "Mail server for notifications as one URL: `smtp://user:password@host:587?starttls=true` (STARTTLS), `smtps://user:password@host:465` (TLS from the start) or `smtp://host:25` (plain, local relays only). Percent-encode special characters in the user and password. `make run` points it at its local mail sink when unset."),
+    "SMTP_HOST": ("(unset)", "The mail server as separate settings instead of `SMTP_URL` (set one or the other)."),
+    "SMTP_PORT": ("587 (465 with `SMTP_TLS=ssl`, 25 with `off`)", "Port of `SMTP_HOST`."),
+    "SMTP_USER": ("(unset: no login)", "User name to log in to `SMTP_HOST` with (set together with `SMTP_PASSWORD`)."),
+    "SMTP_PASSWORD": ("(unset)", "Password for `SMTP_USER`. Never logged or shown."),
+    "SMTP_TLS": ("starttls", "`starttls`, `ssl` (TLS from the start) or `off` (plain; refused in production when a password would cross the network unencrypted)."),
+    "SMTP_FROM": ("`Fusebill QuickBooks sync <no-reply@localhost>`", "Sender address of notifications. Required in production when a mail server is set."),
 }
+
+SMTP_TLS_MODES = ("off", "starttls", "ssl")
+SMTP_DEFAULT_PORTS = {"off": 25, "starttls": 587, "ssl": 465}
+SMTP_DEFAULT_FROM = "Fusebill QuickBooks sync <no-reply@localhost>"
 
 
 class SettingsError(ValueError):
     """Raised with a message naming every setting that is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where notifications are sent. The password is kept out of `repr` (and so out of logs)."""
+
+    host: str
+    port: int
+    tls: str = "starttls"  # one of SMTP_TLS_MODES
+    sender: str = SMTP_DEFAULT_FROM
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    def describe(self) -> str:
+        """`host:port (tls, as user)`: safe to log and show (no password)."""
+        who = f", as {self.username}" if self.username else ""
+        return f"{self.host}:{self.port} ({self.tls}{who})"
 
 
 @dataclass(frozen=True)
@@ -80,6 +110,7 @@ class Settings:
     fusebill_sandbox_requests_per_minute: int = 48
     fusebill_production_requests_per_minute: int = 950
     rate_limit_time_scale: float = 1.0
+    smtp: SmtpSettings | None = None  # None: notifications are recorded as not sent
 
     # ------------------------------------------------------------------ derived
     @property
@@ -102,12 +133,12 @@ class Settings:
     def fusebill_url(self, environment: str) -> str:
         return self.fusebill_staging_url if environment == "sandbox" else self.fusebill_production_url
 
-    def with_overrides(self, **changes: object) -> "Settings":
+    def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, dotenv_path: str | os.PathLike | None = ".env") -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, dotenv_path: str | os.PathLike | None = ".env") -> Settings:
         """Read, parse and validate every setting; raise SettingsError listing all problems at once."""
         values: dict[str, str] = {}
         if dotenv_path is not None and Path(dotenv_path).is_file():
@@ -244,10 +275,86 @@ def _parse(values: Mapping[str, str]) -> Settings:
         company_recheck_minutes=integer("COMPANY_RECHECK_MINUTES", 5, minimum=0),
         trust_proxy_headers=boolean("TRUST_PROXY_HEADERS", False),
         log_level=log_level,
+        smtp=_parse_smtp(text, problems, env),
     )
     if problems:
         raise SettingsError("Invalid settings:\n  - " + "\n  - ".join(problems))
     return settings
+
+
+def _parse_smtp(text, problems: list[str], env: str) -> SmtpSettings | None:
+    """SMTP_URL, or SMTP_HOST/PORT/USER/PASSWORD/TLS, plus SMTP_FROM. Problems never quote a password."""
+    from email.utils import parseaddr
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    url, host = text("SMTP_URL"), text("SMTP_HOST")
+    sender = text("SMTP_FROM")
+    if sender is not None and "@" not in parseaddr(sender)[1]:
+        problems.append(f"SMTP_FROM must be an email address (optionally with a name: `Sync <sync@example.com>`), got {sender!r}")
+    if url and host:
+        problems.append("Set SMTP_URL or SMTP_HOST (with SMTP_PORT, SMTP_USER, …), not both")
+        return None
+    if url:
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            problems.append("SMTP_URL is not a valid URL (check the port, and percent-encode special characters in the user and password)")
+            return None
+        scheme = parts.scheme.lower()
+        if scheme not in ("smtp", "smtps"):
+            problems.append(f"SMTP_URL must start with smtp:// or smtps://, got {scheme or 'no scheme'}://…")
+            return None
+        if not parts.hostname:
+            problems.append("SMTP_URL names no host (smtp://user:password@host:port)")
+            return None
+        if parts.path not in ("", "/") or parts.fragment:
+            problems.append("SMTP_URL takes no path: smtp://user:password@host:port?starttls=true")
+        query = parse_qs(parts.query, keep_blank_values=True)
+        unknown = sorted(set(query) - {"starttls"})
+        if unknown:
+            problems.append(f"SMTP_URL has unknown options {', '.join(unknown)} (only ?starttls=true is understood)")
+        starttls_raw = (query.get("starttls") or ["false"])[-1].lower()
+        if starttls_raw not in ("true", "false", "1", "0", "yes", "no"):
+            problems.append(f"SMTP_URL option starttls must be true or false, got {starttls_raw!r}")
+        starttls = starttls_raw in ("true", "1", "yes")
+        if scheme == "smtps" and starttls:
+            problems.append("SMTP_URL: smtps:// already uses TLS from the start; drop ?starttls=true (or use smtp://…?starttls=true)")
+        tls = "ssl" if scheme == "smtps" else ("starttls" if starttls else "off")
+        host = parts.hostname
+        username = unquote(parts.username) if parts.username else None
+        password = unquote(parts.password) if parts.password is not None else None
+        if username and password is None:
+            problems.append("SMTP_URL names a user but no password (smtp://user:password@host)")
+        port = port or SMTP_DEFAULT_PORTS[tls]
+        where = "SMTP_URL"
+    elif host:
+        tls = (text("SMTP_TLS", "starttls") or "starttls").lower()
+        if tls not in SMTP_TLS_MODES:
+            problems.append(f"SMTP_TLS must be off, starttls or ssl, got {tls!r}")
+            tls = "starttls"
+        port_raw = text("SMTP_PORT")
+        port = SMTP_DEFAULT_PORTS[tls]
+        if port_raw is not None:
+            if not port_raw.isdigit() or not 0 < int(port_raw) < 65536:
+                problems.append(f"SMTP_PORT must be a port number (1-65535), got {port_raw!r}")
+            else:
+                port = int(port_raw)
+        username, password = text("SMTP_USER"), text("SMTP_PASSWORD")
+        if bool(username) != bool(password):
+            problems.append("SMTP_USER and SMTP_PASSWORD must be set together")
+        where = "SMTP_HOST"
+    else:
+        for name in ("SMTP_PORT", "SMTP_USER", "SMTP_PASSWORD", "SMTP_TLS"):
+            if text(name) is not None:
+                problems.append(f"{name} is set but SMTP_HOST is not (set SMTP_HOST, or use SMTP_URL)")
+        return None
+    if env == "production":
+        if sender is None:
+            problems.append("SMTP_FROM is required in production when a mail server is set (the address notifications come from)")
+        if tls == "off" and password and host not in ("127.0.0.1", "localhost", "::1"):
+            problems.append(f"{where}: refusing to send the SMTP password unencrypted to {host}; use STARTTLS or TLS")
+    return SmtpSettings(host=host, port=port, tls=tls, sender=sender or SMTP_DEFAULT_FROM, username=username or None, password=password or None)
 
 
 def _development_secrets(instance_path: Path) -> dict[str, str]:
@@ -284,4 +391,4 @@ def allow_plain_http_to_local_emulator(settings: Settings) -> None:
         os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
 
 
-__all__ = ["Settings", "SettingsError", "SETTINGS_DOC"]
+__all__ = ["Settings", "SettingsError", "SETTINGS_DOC", "SmtpSettings"]

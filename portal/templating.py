@@ -42,7 +42,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["percent"] = format_percent
 
     @app.context_processor
-    def environment_banner():  # type: ignore[no-untyped-def]
+    def environment_banner():
         info = None
         if current_user.is_authenticated and current_user.is_admin and current_user.account is not None:
             if current_user.account.integration_enabled:

@@ -240,3 +240,31 @@ def post_form(client: FlaskClient, page: str, action: str, data: dict[str, str] 
     payload = dict(data or {})
     payload["csrf_token"] = csrf_token(client, page)
     return client.post(action, data=payload, **kwargs)
+
+
+def complete_set_up(app: Flask, session: Session, account: Account, realm: str, kind: str = "sandbox"):  # type: ignore[no-untyped-def]
+    """What the walk-through stores once every step is done, inserted directly (the steps themselves are
+    tested in tests/integration): a live connection (tokens sealed with the app's key), the ledgers, a
+    verified Fusebill key and saved settings. Returns the environment."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from portal.extensions import vault
+    from portal.models import Environment, LedgerChoice, QboConnection, utcnow
+    from portal.services.ledgers import required_ledgers
+
+    with app.app_context():
+        sealed = vault().encrypt(f"token-of-{realm}")
+    environment = session.scalar(select(Environment).where(Environment.account_id == account.id, Environment.kind == kind))
+    session.add(QboConnection(environment_id=environment.id, realm_id=realm, company_name=f"Books {realm}", country="US", home_currency="USD",
+                              tax_setup="none", access_token_ciphertext=sealed, refresh_token_ciphertext=sealed,
+                              access_token_expires_at=utcnow() + timedelta(minutes=50), refresh_token_expires_at=utcnow() + timedelta(days=90)))
+    for number, ledger in enumerate(required_ledgers("none"), start=1):
+        session.add(LedgerChoice(environment_id=environment.id, realm_id=realm, ledger=ledger, qbo_account_id=str(number),
+                                 qbo_account_name=f"Account {number}", qbo_account_type="Income"))
+    environment.fusebill_api_key_ciphertext = sealed
+    environment.fusebill_key_verified_at = utcnow()
+    environment.settings_saved_at = utcnow()
+    session.commit()
+    return environment

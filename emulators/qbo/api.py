@@ -100,12 +100,15 @@ def company_api(realm_id: str, rest: str) -> Response:
     if settings.error_rate or settings.timeout_rate:
         roll = state.dice.random()
         if roll < settings.error_rate:
+            state.counters.count(realm_id, "fault_500")
             return _response(dumps(faults.system_fault(state.clock.now())), rules.INJECTED_ERROR_STATUS, ERROR_TYPE)
         if roll < settings.error_rate + settings.timeout_rate:
             if state.dice.random() < settings.timeout_after_write:
+                state.counters.count(realm_id, "fault_timeout_after_write")
                 response = _serve(state, realm_id, segments, kind)
                 time.sleep(settings.timeout_seconds)
                 return response
+            state.counters.count(realm_id, "fault_timeout")
             time.sleep(settings.timeout_seconds)
             return _response(b"", rules.INJECTED_TIMEOUT_STATUS, "text/plain")
     return _serve(state, realm_id, segments, kind)

@@ -419,7 +419,8 @@ class ReplayCache:
 class RequestCounters:
     """Counts by kind (read, write, query, batch, throttled, auth_failed, token, total), per realm and overall."""
 
-    KINDS = ("read", "write", "query", "batch", "throttled", "auth_failed", "total")
+    # fault_*: answers the fault injection gave instead of (or after) serving the request.
+    KINDS = ("read", "write", "query", "batch", "throttled", "auth_failed", "total", "fault_500", "fault_timeout", "fault_timeout_after_write")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from portal.clients.fusebill import FusebillClient
 from jobs.sync.mapping import CustomerData
+from portal.clients.fusebill import FusebillClient
 
 PAGE = 1000
 

@@ -22,7 +22,7 @@ from jobs.queues import BACKFILL, SYNC
 from jobs.sync import links as link_store
 from jobs.sync import outcomes, runs
 from jobs.sync.fetch import Changes, FusebillReader
-from jobs.sync.mapping import CustomerData, plan_customer
+from jobs.sync.mapping import CustomerData, plan_customer, record_keys
 from jobs.sync.mapping.common import MappingContext, TaxPlan
 from jobs.sync.model import CREDIT_NOTE, CUSTOMER, Key
 from jobs.sync.write import Writer
@@ -32,6 +32,7 @@ from portal.clients.ratelimit import RateLimiter, Window
 from portal.models import Environment, LedgerChoice, ManagedItem, QboConnection, SyncRun, TaxMapping, utcnow
 from portal.models.integration import NEW_CUSTOMERS_CREATE, STATE_FAILED, STATE_PENDING
 from portal.services import ServiceError
+from portal.services.sync_progress import clear_waiting, note_waiting
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +43,17 @@ CURSOR_OVERLAP = timedelta(minutes=2)  # re-read a little of the previous window
 DATA_TTL = 7 * 86400
 
 
-def _queue(ctx, name: str = SYNC) -> Queue:  # type: ignore[no-untyped-def]
+def _queue(ctx, name: str = SYNC) -> Queue:
     return Queue(name, connection=ctx.redis)
 
 
-def enqueue_run(ctx, run_id: int) -> None:  # type: ignore[no-untyped-def]
+def enqueue_run(ctx, run_id: int) -> None:
     _queue(ctx).enqueue(sync_account, run_id, job_id=f"sync-run-{run_id}", job_timeout=3600, result_ttl=86400, failure_ttl=7 * 86400,
                         retry=Retry(max=3, interval=[10, 60, 300]))
 
 
 # ------------------------------------------------------------------ collaborators
-def _fusebill(ctx, environment: Environment) -> FusebillClient:  # type: ignore[no-untyped-def]
+def _fusebill(ctx, environment: Environment) -> FusebillClient:
     from portal.services.environments import fusebill_client
 
     client = fusebill_client(ctx, environment)
@@ -66,7 +67,7 @@ def _fusebill(ctx, environment: Environment) -> FusebillClient:  # type: ignore[
     return client
 
 
-def mapping_context(session, environment: Environment, connection: QboConnection) -> MappingContext:  # type: ignore[no-untyped-def]
+def mapping_context(session, environment: Environment, connection: QboConnection) -> MappingContext:
     from sqlalchemy import select
 
     from portal.models import TaxCombination
@@ -79,17 +80,18 @@ def mapping_context(session, environment: Environment, connection: QboConnection
         items["charge_reversals"] = items["charges"]
     codes = {row.rule_keys: row.qbo_tax_code_id for row in session.scalars(select(TaxCombination).where(
         TaxCombination.environment_id == environment.id, TaxCombination.realm_id == connection.realm_id)) if row.qbo_tax_code_id}
-    rates = {row.fusebill_tax_key: (row.qbo_tax_rate_id, row.qbo_tax_rate_percent) for row in session.scalars(select(TaxMapping).where(
-        TaxMapping.environment_id == environment.id, TaxMapping.realm_id == connection.realm_id)) if row.qbo_tax_rate_id}
+    rules = list(session.scalars(select(TaxMapping).where(TaxMapping.environment_id == environment.id, TaxMapping.realm_id == connection.realm_id)))
+    rates = {row.fusebill_tax_key: (row.qbo_tax_rate_id, row.qbo_tax_rate_percent) for row in rules if row.qbo_tax_rate_id and not row.ignored}
+    ignored = {row.fusebill_tax_key: row.fusebill_tax_name for row in rules if row.ignored}
     return MappingContext(
         tax_setup=connection.tax_setup, home_currency=connection.home_currency or "USD", multicurrency=connection.multicurrency,
-        items=items, ledgers=ledgers, taxes=TaxPlan(codes, rates), display_name_parts=tuple(environment.display_name_parts or ["company_name"]),
+        items=items, ledgers=ledgers, taxes=TaxPlan(codes, rates, ignored), display_name_parts=tuple(environment.display_name_parts or ["company_name"]),
         update_display_names=environment.update_display_names, start_date=environment.sync_start_date,
         create_new_customers=environment.new_customers == NEW_CUSTOMERS_CREATE, auto_apply_credit=connection.auto_apply_credit,
     )
 
 
-def _pinned(session, run: SyncRun) -> tuple[Environment, QboConnection]:  # type: ignore[no-untyped-def]
+def _pinned(session, run: SyncRun) -> tuple[Environment, QboConnection]:
     environment = session.get(Environment, run.environment_id)
     connection = session.get(QboConnection, run.connection_id) if run.connection_id else None
     if connection is None or not connection.is_live or connection.realm_id != run.realm_id:
@@ -107,6 +109,29 @@ def _done_key(run_id: int) -> str:
     return f"fbqbo:sync:{run_id}:chunks-done"
 
 
+def _read_key(run_id: int, customer_id: str) -> str:
+    return f"fbqbo:sync:{run_id}:read:{customer_id}"
+
+
+READ_TTL = 6 * 3600  # a chunk's Fusebill reads, kept until it is written (or for a few hours)
+
+
+def read_customer(ctx, reader: FusebillReader, run_id: int, customer_id: str, changes: Changes, per_rule_taxes: bool) -> CustomerData:
+    """One customer's Fusebill records for this run, read once: a chunk deferred mid-way (Fusebill's
+    limit reached) keeps what it read and goes on from there when it runs again. Without this, a chunk
+    that needs more requests than a sandbox allows a minute (50) would start over every minute and
+    never finish."""
+    cached = ctx.redis.get(_read_key(run_id, customer_id))
+    if cached:
+        return CustomerData(**json.loads(cached))
+    data = reader.customer(customer_id, changes, per_rule_taxes=per_rule_taxes)
+    ctx.redis.set(_read_key(run_id, customer_id), json.dumps({"customer": data.customer, "invoices": data.invoices,
+                                                              "payment_activities": data.payment_activities,
+                                                              "ar_activities": data.ar_activities, "credit_notes": data.credit_notes}),
+                  ex=READ_TTL)
+    return data
+
+
 # ------------------------------------------------------------------ the run
 def sync_account(run_id: int) -> dict[str, Any]:
     ctx = job_context()
@@ -117,6 +142,10 @@ def sync_account(run_id: int) -> dict[str, Any]:
         if not _integration_enabled(session, run):
             runs.finish(session, run_id, DISABLED)
             return {"status": "skipped", "reason": DISABLED}
+        paused = _paused(session, run)
+        if paused:
+            runs.finish(session, run_id, f"Skipped: {paused}")
+            return {"status": "skipped", "reason": paused}
         try:
             environment, connection = _pinned(session, run)
         except ServiceError as error:
@@ -132,7 +161,9 @@ def sync_account(run_id: int) -> dict[str, Any]:
     except (ServiceError, ExternalError) as error:
         transient = isinstance(error, RetryableError) or isinstance(error.__cause__, RetryableError)
         if isinstance(error, Throttled) or (transient and _retry_count(ctx, f"run-{run_id}") < MAX_RETRIES):
-            _queue(ctx).enqueue_in(timedelta(seconds=_backoff(ctx, f"run-{run_id}", error)), sync_account, run_id, job_timeout=3600)
+            delay = _backoff(ctx, f"run-{run_id}", error)
+            note_waiting(ctx.redis, run_id, error, delay)  # a rate limit: the run page says so (non-fatal)
+            _queue(ctx).enqueue_in(timedelta(seconds=delay), sync_account, run_id, job_timeout=3600)
             return {"status": "deferred", "reason": error.message}
         with ctx.database.session_scope() as session:
             runs.finish(session, run_id, f"The sync could not start: {error.message}")
@@ -162,7 +193,7 @@ def sync_account(run_id: int) -> dict[str, Any]:
     return {"status": "queued", "customers": len(customer_ids), "chunks": len(chunks)}
 
 
-def _prepare_company(ctx, run_id: int, environment_id: int, connection_id: int) -> None:  # type: ignore[no-untyped-def]
+def _prepare_company(ctx, run_id: int, environment_id: int, connection_id: int) -> None:
     """Before every run: re-read what can change in QBO behind our back (Automatically apply credits;
     the items exist, are active and post to the chosen ledgers)."""
     from portal.services.ledgers import PlannedLedger, _store_items, choices_for, prepare_items
@@ -178,12 +209,13 @@ def _prepare_company(ctx, run_id: int, environment_id: int, connection_id: int) 
         _store_items(session, environment, connection, prepared)
 
 
-def _plan(ctx, run_id: int, environment_id: int, cursor) -> list[str]:  # type: ignore[no-untyped-def]
+def _plan(ctx, run_id: int, environment_id: int, cursor) -> list[str]:
     """Read the change lists; keep per customer what the chunk needs; return the customers to sync."""
     with ctx.database.session_scope() as session:
         environment = session.get(Environment, environment_id)
         known_notes = link_store.linked_ids(session, environment_id, CREDIT_NOTE)
         retry = outcomes.retry_customers(session, environment_id)
+        retry |= link_store.decided_customers(session, environment_id, session.get(SyncRun, run_id).realm_id)  # Customers page
         client = _fusebill(ctx, environment)
     read_at = utcnow() - CURSOR_OVERLAP
     changes = FusebillReader(client).changes(cursor, known_notes)
@@ -217,6 +249,10 @@ def sync_chunk(run_id: int, customer_ids: list[str], number: int = 0) -> dict[st
         if run is not None and not _integration_enabled(session, run):
             _skip_disabled(session, run, customer_ids)
             return {"status": "skipped", "reason": DISABLED}
+        paused = _paused(session, run) if run is not None else None
+        if paused:
+            _skip_disabled(session, run, customer_ids, paused)
+            return {"status": "skipped", "reason": paused}
         if run is None or run.finished:
             return {"status": "run finished"}
         try:
@@ -239,6 +275,7 @@ def sync_chunk(run_id: int, customer_ids: list[str], number: int = 0) -> dict[st
         stop = isinstance(error, AuthenticationError) or not isinstance(error, ExternalError)
         if isinstance(error, RetryableError) and (isinstance(error, Throttled) or _retry_count(ctx, tag) < MAX_RETRIES):
             delay = _backoff(ctx, tag, error)
+            note_waiting(ctx.redis, run_id, error, delay)  # a rate limit: the run page says so (non-fatal)
             log.info("sync chunk %s deferred %.0fs: %s", tag, delay, error.message)
             _queue(ctx, _current_queue()).enqueue_in(timedelta(seconds=delay), sync_chunk, run_id, customer_ids, number, job_timeout=900,
                                                       result_ttl=86400, failure_ttl=7 * 86400, retry=Retry(max=3, interval=[10, 60, 300]))
@@ -262,12 +299,13 @@ def sync_chunk(run_id: int, customer_ids: list[str], number: int = 0) -> dict[st
     return {"status": "done", "customers": len(customer_ids), "counts": dict(result.counts)}
 
 
-def _sync_customers(ctx, run_id, environment_id, connection_id, realm_id, mapping, client, customer_ids, relink=False):  # type: ignore[no-untyped-def]
+def _sync_customers(ctx, run_id, environment_id, connection_id, realm_id, mapping, client, customer_ids, relink=False):
     from portal.services.qbo_tokens import qbo_session
 
     reader = FusebillReader(client)
     with ctx.database.session_scope() as session:
         linked = link_store.load(session, environment_id, customer_ids)
+        decisions = link_store.honour_decisions(session, environment_id, realm_id, customer_ids, linked)  # before planning: no duplicate
         salts = outcomes.refused_before(session, environment_id, customer_ids)
     plans = []
     for customer_id in customer_ids:
@@ -278,8 +316,8 @@ def _sync_customers(ctx, run_id, environment_id, connection_id, realm_id, mappin
             changes.customers[customer_id] = stored["customer"]
         changes.activities[customer_id] = stored["activities"]
         changes.credit_notes[customer_id] = stored["credit_notes"]
-        data: CustomerData = reader.customer(customer_id, changes, per_rule_taxes=mapping.tax_setup == "codes")
-        plans.append(_plan_one(mapping, data, customer_id, Key(CUSTOMER, customer_id) in linked))
+        data = read_customer(ctx, reader, run_id, customer_id, changes, per_rule_taxes=mapping.tax_setup == "codes")
+        plans.append(_plan_one(mapping, data, customer_id, Key(CUSTOMER, customer_id) in linked, decisions.get(customer_id)))
     api = qbo_session(ctx, connection_id, background=True)
     if relink:
         # A reconnect to a company synced before: re-link through the markers before creating anything.
@@ -292,7 +330,7 @@ def _sync_customers(ctx, run_id, environment_id, connection_id, realm_id, mappin
                     link_store.save(session, environment_id, realm_id, key, owner, found)
             linked.update(recovered)
 
-    def commit(work) -> None:  # type: ignore[no-untyped-def]
+    def commit(work) -> None:
         with ctx.database.session_scope() as session:
             work(session)
 
@@ -302,6 +340,7 @@ def _sync_customers(ctx, run_id, environment_id, connection_id, realm_id, mappin
                     remember_rate=lambda currency, on, rate: ctx.redis.set(_rate_key(realm_id, currency, on), str(rate), ex=86400),
                     salts=salts)
     result = writer.write(plans)
+    ctx.redis.delete(*[_read_key(run_id, customer_id) for customer_id in customer_ids])  # written: the next run reads afresh
     return result, client.calls, api.calls
 
 
@@ -309,27 +348,29 @@ def _rate_key(realm_id: str, currency: str, on: str) -> str:
     return f"fbqbo:qbo-rate:{realm_id}:{currency}:{on}"
 
 
-def _known_rates(ctx, realm_id: str, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], Decimal]:  # type: ignore[no-untyped-def]
+def _known_rates(ctx, realm_id: str, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], Decimal]:
     values = ctx.redis.mget([_rate_key(realm_id, currency, on) for currency, on in pairs])
-    return {pair: Decimal(value.decode()) for pair, value in zip(pairs, values) if value}
+    return {pair: Decimal(value.decode()) for pair, value in zip(pairs, values, strict=True) if value}
 
 
-def _plan_one(mapping, data: CustomerData, customer_id: str, linked: bool):  # type: ignore[no-untyped-def]
+def _plan_one(mapping, data: CustomerData, customer_id: str, linked: bool, decision=None):
     """One customer's plan; Fusebill data the mapping cannot read (a missing or mistyped field) fails
     that customer alone, with the reason, and never its chunk."""
     from jobs.sync.model import CustomerPlan, Verdict
 
     try:
-        return plan_customer(mapping, data, customer_linked=linked)
+        return plan_customer(mapping, data, customer_linked=linked, decision=decision)
     except (KeyError, TypeError, ValueError, ArithmeticError) as error:
         log.warning("customer %s: unreadable Fusebill data: %r", customer_id, error)
         plan = CustomerPlan(customer_id)
-        plan.verdicts.append(Verdict(Key(CUSTOMER, customer_id), customer_id, f"Customer {customer_id}", STATE_FAILED,
-                                     f"Fusebill sent data the sync cannot read for this customer ({type(error).__name__}: {str(error)[:200]})"))
+        reason = f"Fusebill sent data the sync cannot read for this customer ({type(error).__name__}: {str(error)[:200]})"
+        plan.verdicts.append(Verdict(Key(CUSTOMER, customer_id), customer_id, f"Customer {customer_id}", STATE_FAILED, reason))
+        for key in record_keys(data):  # its records fail with it, each visible with the reason
+            plan.verdicts.append(Verdict(key, customer_id, f"{key.entity_type} {key.fusebill_id}", STATE_FAILED, f"the customer cannot be synced: {reason}"))
         return plan
 
 
-def _exchange_rate(ctx, api, realm_id: str, currency: str, on: str) -> Decimal | None:  # type: ignore[no-untyped-def]
+def _exchange_rate(ctx, api, realm_id: str, currency: str, on: str) -> Decimal | None:
     """QBO's rate for a currency and date, asked once per realm (kept in Redis for a day)."""
     key = _rate_key(realm_id, currency, on)
     cached = ctx.redis.get(key)
@@ -349,11 +390,11 @@ def _current_queue() -> str:
     return job.origin if job is not None else BACKFILL
 
 
-def _retry_count(ctx, tag: str) -> int:  # type: ignore[no-untyped-def]
+def _retry_count(ctx, tag: str) -> int:
     return int(ctx.redis.get(f"fbqbo:sync-retries:{tag}") or 0)
 
 
-def _backoff(ctx, tag: str, error: Exception) -> float:  # type: ignore[no-untyped-def]
+def _backoff(ctx, tag: str, error: Exception) -> float:
     if isinstance(error, Throttled):
         return max(1.0, min(float(error.retry_after), 600.0))
     attempt = ctx.redis.incr(f"fbqbo:sync-retries:{tag}")
@@ -361,7 +402,7 @@ def _backoff(ctx, tag: str, error: Exception) -> float:  # type: ignore[no-untyp
     return min(2.0 ** attempt, 300.0)
 
 
-def _give_up(ctx, run_id: int, customer_ids: list[str], reason: str, number: int = 0) -> None:  # type: ignore[no-untyped-def]
+def _give_up(ctx, run_id: int, customer_ids: list[str], reason: str, number: int = 0) -> None:
     """The chunk cannot be done now: its customers' records stay visible as failed, to be retried."""
     from jobs.sync.outcomes import Outcome
 
@@ -369,12 +410,13 @@ def _give_up(ctx, run_id: int, customer_ids: list[str], reason: str, number: int
         run = session.get(SyncRun, run_id)
         items = [Outcome(Key(CUSTOMER, c), c, f"Customer {c}", STATE_FAILED, f"Not synced this run: {reason}") for c in customer_ids]
         outcomes.store(session, run.environment_id, run_id, items)
-        runs.add_counts(session, run_id, {"customers_failed": len(customer_ids)}, len(customer_ids))  # type: ignore[arg-type]
+        runs.add_counts(session, run_id, {"customers_failed": len(customer_ids)}, len(customer_ids))
     _chunk_done(ctx, run_id, number)
 
 
-def _chunk_done(ctx, run_id: int, number: int) -> None:  # type: ignore[no-untyped-def]
+def _chunk_done(ctx, run_id: int, number: int) -> None:
     """Mark one chunk done (a set: a chunk run twice counts once); the last one finishes the run."""
+    clear_waiting(ctx.redis, run_id)
     key = _done_key(run_id)
     ctx.redis.sadd(key, number)
     ctx.redis.expire(key, DATA_TTL)
@@ -389,26 +431,35 @@ DISABLED = "Skipped: the integration was disabled for this account."
 BUSY_RETRY = 3.0  # seconds: a webhook's customers wait this long again while another run is going
 
 
-def _integration_enabled(session, run: SyncRun) -> bool:  # type: ignore[no-untyped-def]
+def _integration_enabled(session, run: SyncRun) -> bool:
     environment = session.get(Environment, run.environment_id)
     return environment is not None and environment.account.integration_enabled
 
 
-def _skip_disabled(session, run: SyncRun, customer_ids: list[str]) -> None:  # type: ignore[no-untyped-def]
-    """Queued work of an account whose integration support disabled: its customers are recorded as
-    skipped with that reason and the run ends (not as complete: it says it was stopped)."""
+def _paused(session, run: SyncRun) -> str | None:
+    """Support's pause notice for the run's account ("Syncs are paused by support since …"), or None."""
+    from portal.services.enablement import pause_message
+
+    environment = session.get(Environment, run.environment_id)
+    return pause_message(environment.account) if environment is not None else None
+
+
+def _skip_disabled(session, run: SyncRun, customer_ids: list[str], paused: str | None = None) -> None:
+    """Queued work of an account whose integration support disabled (or whose syncs support paused:
+    `paused` is the notice): its customers are recorded as skipped with that reason and the run ends
+    (not as complete: it says it was stopped)."""
     from jobs.sync.outcomes import Outcome
     from portal.models.integration import STATE_SKIPPED
 
-    reason = "The integration was disabled for this account."
+    reason = paused or "The integration was disabled for this account."
     if not run.finished:
         items = [Outcome(Key(CUSTOMER, c), c, f"Customer {c}", STATE_SKIPPED, reason) for c in customer_ids]
         outcomes.store(session, run.environment_id, run.id, items)
-        runs.add_counts(session, run.id, {"customers_skipped": len(customer_ids)}, len(customer_ids))  # type: ignore[arg-type]
-    runs.finish(session, run.id, DISABLED)
+        runs.add_counts(session, run.id, {"customers_skipped": len(customer_ids)}, len(customer_ids))
+    runs.finish(session, run.id, f"Skipped: {paused}" if paused else DISABLED)
 
 
-def _plan_targeted(ctx, run_id: int, environment_id: int, customer_ids: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
+def _plan_targeted(ctx, run_id: int, environment_id: int, customer_ids: list[str]) -> list[str]:
     """A run for named customers (webhooks): no account-wide change lists, no cursor moved (read_at
     stays empty, so the next scheduled run still reads everything since the last full read). Only
     `/CreditNotes` is read, because no per-customer read carries a customer's credit notes."""
@@ -440,8 +491,10 @@ def sync_customers(environment_id: int, customer_ids: list[str], trigger: str = 
 
     Refuses (records nothing) when the account's integration is disabled, the environment is not the
     active one or the set-up guard says no; answers "busy" when a run is already queued or running
-    (never a second run at once: the caller gives the customers to a later run)."""
+    (never a second run at once: the caller gives the customers to a later run), and "paused" while
+    support has paused the account's syncs (the caller keeps the customers for the resume)."""
     from portal.services.checklist import ensure_sync_can_start
+    from portal.services.enablement import pause_message
     from portal.services.environments import live_connection
 
     ctx = job_context()
@@ -453,6 +506,10 @@ def sync_customers(environment_id: int, customer_ids: list[str], trigger: str = 
         if not account.integration_enabled:
             log.info("targeted sync of environment %s refused: %s", environment_id, DISABLED)
             return {"status": "refused", "reason": DISABLED}
+        paused = pause_message(account)
+        if paused:
+            log.info("targeted sync of environment %s held: %s", environment_id, paused)
+            return {"status": "paused", "reason": paused}
         if account.active_environment != environment.kind:
             return {"status": "refused", "reason": "this environment is not the active one"}
         try:
@@ -476,20 +533,28 @@ def sync_customers(environment_id: int, customer_ids: list[str], trigger: str = 
 
 def flush_webhook_customers(environment_id: int) -> dict[str, Any]:
     """The debounced webhook job: every customer gathered since it was scheduled, in one run."""
-    from portal.services.webhooks import debounce_key, pending_key, schedule_customers
+    from portal.services.webhooks import debounce_key, hold_customers, pending_key, retry_key, schedule_customers
 
     ctx = job_context()
     ctx.redis.delete(debounce_key(environment_id))  # first: an event from now on schedules a new flush
     pipe = ctx.redis.pipeline(transaction=True)
     pipe.smembers(pending_key(environment_id))
     pipe.delete(pending_key(environment_id))
-    members, _ = pipe.execute()
+    pipe.smembers(retry_key(environment_id))
+    members, _, retried = pipe.execute()
     customer_ids = sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
     if not customer_ids:
         return {"status": "nothing to do"}
-    result = sync_customers(environment_id, customer_ids, "webhook")
+    retried_ids = {m.decode() if isinstance(m, bytes) else str(m) for m in retried}
+    # Only Retry presses gathered: the run says "retry"; any webhook change among them: "webhook".
+    trigger = "retry" if set(customer_ids) <= retried_ids else "webhook"
+    result = sync_customers(environment_id, customer_ids, trigger)
+    if result["status"] == "queued" and retried_ids:
+        ctx.redis.srem(retry_key(environment_id), *customer_ids)
     if result["status"] == "busy":
         schedule_customers(ctx, environment_id, customer_ids, delay=BUSY_RETRY)
+    elif result["status"] == "paused":  # kept for the resume (portal.services.support_console.resume_syncs)
+        hold_customers(ctx, environment_id, customer_ids)
     return result
 
 

@@ -1,13 +1,15 @@
 """The link table: the only way the engine finds a record's QBO counterpart."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jobs.sync.model import Key
+from jobs.sync.mapping import Decision
+from jobs.sync.model import CUSTOMER, Key
 from portal.clients.qbo import quote
 from portal.models import SyncLink, utcnow
 
@@ -114,3 +116,52 @@ def _match(row: dict[str, Any], entity: str, missing: set[Key], found: dict[Key,
     if entity == "JournalEntry":
         details["ar_line"] = str((row.get("Line") or [{}])[0].get("Id", "0"))
     found[key] = Linked(entity, str(row["Id"]), str(row.get("SyncToken", "0")), "", details)
+
+
+# ------------------------------------------------------------------ the Customers page's decisions
+def decided_customers(session: Session, environment_id: int, realm_id: str) -> set[str]:
+    """Customers with a decision no sync has planned with yet: the next run takes them even if
+    nothing changed in Fusebill (a customer parked by "don't create" must not wait for a change)."""
+    from portal.models import CustomerDecision
+
+    return set(session.scalars(select(CustomerDecision.fusebill_customer_id).where(
+        CustomerDecision.environment_id == environment_id, CustomerDecision.realm_id == realm_id, CustomerDecision.applied_at.is_(None))))
+
+
+def honour_decisions(session: Session, environment_id: int, realm_id: str, customer_ids: Iterable[str],
+                     linked: dict[Key, Linked]) -> dict[str, Decision]:
+    """The decisions of these customers for this company, to plan with. A "link" becomes the
+    customer's link before anything is planned, so the customer is never created (its documents go
+    to the chosen QBO customer, which is then updated like any linked customer: its payload hash is
+    unknown, as after a re-link). A link the link table contradicts is not made; the decision carries
+    why, and the customer's records fail with it."""
+    from portal.models import CustomerDecision
+
+    rows = list(session.scalars(select(CustomerDecision).where(
+        CustomerDecision.environment_id == environment_id, CustomerDecision.realm_id == realm_id,
+        CustomerDecision.fusebill_customer_id.in_(list(customer_ids)))))
+    found: dict[str, Decision] = {}
+    now = utcnow()
+    for row in rows:
+        decision = Decision(row.choice)
+        if row.choice == "link" and row.qbo_customer_id:
+            key = Key(CUSTOMER, row.fusebill_customer_id)
+            current = linked.get(key)
+            if current is not None and current.qbo_id != row.qbo_customer_id:
+                decision = Decision(row.choice, f"The customer is already synced to QuickBooks customer {current.qbo_id}; the link to "
+                                                f"{row.qbo_customer_id} chosen on the Customers page was not made (existing books are not re-pointed).")
+            elif current is None:
+                owner = session.scalar(select(SyncLink.fusebill_id).where(
+                    SyncLink.environment_id == environment_id, SyncLink.entity_type == CUSTOMER, SyncLink.part == "",
+                    SyncLink.qbo_type == "Customer", SyncLink.qbo_id == row.qbo_customer_id, SyncLink.fusebill_id != row.fusebill_customer_id))
+                if owner is not None:
+                    decision = Decision(row.choice, f"QuickBooks customer {row.qbo_customer_id}, chosen on the Customers page, is already "
+                                                    f"linked to Fusebill customer {owner}.")
+                else:
+                    made = Linked("Customer", row.qbo_customer_id, row.qbo_sync_token or "0", "")
+                    save(session, environment_id, realm_id, key, row.fusebill_customer_id, made)
+                    linked[key] = made
+        if row.applied_at is None:
+            row.applied_at = now
+        found[row.fusebill_customer_id] = decision
+    return found

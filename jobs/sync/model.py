@@ -23,7 +23,7 @@ class Key:
     part: str = ""
 
     @property
-    def record(self) -> "Key":
+    def record(self) -> Key:
         return Key(self.entity_type, self.fusebill_id)
 
     @property

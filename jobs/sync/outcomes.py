@@ -10,8 +10,10 @@ from jobs.sync.model import Key
 from portal.models import SyncRecord, utcnow
 
 HINTS = {
-    "6240": "A customer or other name with this name already exists in QuickBooks (names are unique across customers, vendors and employees). Rename one of them, then retry.",
-    "6210": "The books are closed in QuickBooks for this date. Change the closing date in QuickBooks (Settings → Account and settings → Advanced) or post it in an open period, then retry.",
+    "6240": "A customer or other name with this name already exists in QuickBooks (names are unique across customers, vendors and employees). "
+            "Rename one of them, then retry.",
+    "6210": "The books are closed in QuickBooks for this date. Change the closing date in QuickBooks (Settings → Account and settings → Advanced) "
+            "or post it in an open period, then retry.",
     "6140": "This document number is already used in QuickBooks.",
     "6000": "QuickBooks refused it on a business rule; the message says which.",
     "6540": "The payment is deposited in QuickBooks and can no longer be changed through the API: apply it there (Receive Payment).",
@@ -74,5 +76,6 @@ def refused_before(session: Session, environment_id: int, customer_ids: list[str
     """Records QBO refused with a definite fault, and how many attempts they had: their next
     requestids must differ from the refused ones (QBO replays a requestid's first answer)."""
     rows = session.scalars(select(SyncRecord).where(SyncRecord.environment_id == environment_id, SyncRecord.customer_id.in_(customer_ids),
-                                                    SyncRecord.state == "failed", SyncRecord.qbo_code.is_not(None)))
+                                                    # pending with a code: a refused record marked "Retry requested" (event log)
+                                                    SyncRecord.state.in_(("failed", "pending")), SyncRecord.qbo_code.is_not(None)))
     return {Key(r.entity_type, r.fusebill_id): int(r.attempts or 0) for r in rows}

@@ -6,15 +6,14 @@ A run is *succeeded* only when every record it touched is synced or skipped with
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.models import Environment, QboConnection, SyncRecord, SyncRun, utcnow
-from portal.models.integration import (
-    RUN_FAILED, RUN_FINISHED, RUN_PARTIAL, RUN_QUEUED, RUN_RUNNING, RUN_SUCCEEDED, STATE_FAILED, STATE_PENDING,
-)
+from portal.models.integration import RUN_FAILED, RUN_FINISHED, RUN_PARTIAL, RUN_QUEUED, RUN_RUNNING, RUN_SUCCEEDED, STATE_FAILED, STATE_PENDING
 from portal.services import ServiceError
 
 
@@ -44,8 +43,8 @@ def previous_cursor(session: Session, run: SyncRun) -> Any:
         SyncRun.status.in_((RUN_SUCCEEDED, RUN_PARTIAL)), SyncRun.read_at.is_not(None)).order_by(SyncRun.id.desc()).limit(1))
 
 
-def add_counts(session: Session, run_id: int, counts: Counter, customers_done: int) -> None:
-    run = session.get(SyncRun, run_id, with_for_update=True, populate_existing=True)
+def add_counts(session: Session, run_id: int, counts: Mapping[str, int], customers_done: int) -> None:
+    run = session.get_one(SyncRun, run_id, with_for_update=True, populate_existing=True)
     merged = dict(run.counts or {})
     for key, value in counts.items():
         merged[key] = int(merged.get(key, 0)) + int(value)
@@ -54,7 +53,7 @@ def add_counts(session: Session, run_id: int, counts: Counter, customers_done: i
 
 
 def finish(session: Session, run_id: int, error: str | None = None) -> SyncRun:
-    run = session.get(SyncRun, run_id, with_for_update=True, populate_existing=True)
+    run = session.get_one(SyncRun, run_id, with_for_update=True, populate_existing=True)
     if run.status in RUN_FINISHED:
         return run
     states = Counter(dict(session.execute(select(SyncRecord.state, func.count()).where(
@@ -69,6 +68,10 @@ def finish(session: Session, run_id: int, error: str | None = None) -> SyncRun:
     else:
         run.status = RUN_SUCCEEDED
     run.finished_at = utcnow()
+    if run.status != RUN_SUCCEEDED:
+        from jobs.notify import run_ended
+
+        run_ended(session, run)  # recorded with the run's end, sent once it commits (never raises)
     return run
 
 

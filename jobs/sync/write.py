@@ -14,9 +14,11 @@ import hashlib
 import json
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable
+from functools import partial
+from typing import Any
 
 from jobs.sync import links as link_store
 from jobs.sync.links import Linked
@@ -184,7 +186,7 @@ class Writer:
                     if self.remember_rate is not None:
                         self.remember_rate(currency, on, rate)
 
-    def prepare(self, doc: Doc) -> "_Operation | None":
+    def prepare(self, doc: Doc) -> _Operation | None:
         linked = self.linked.get(doc.key)
         if doc.delete:
             if linked is None:
@@ -212,7 +214,7 @@ class Writer:
             update["sparse"] = True
         return _Operation(doc, "update", update, digest)
 
-    def send(self, operations: list["_Operation"]) -> None:
+    def send(self, operations: list[_Operation]) -> None:
         items = [{"bId": f"b{i}", "operation": op.operation, op.doc.qbo_type: op.body} for i, op in enumerate(operations)]
         batch_id = request_id(self.realm_id, "batch", *[self.intent(op) for op in operations])[:36]
         if len(operations) == 1:
@@ -246,16 +248,16 @@ class Writer:
         # lose the links of the documents this batch made).
         self.commit(lambda session: self.store(session, saved))
         for op, fault in faults:
-            answer = self.recover(op, fault)
-            if answer is not None:
-                self.commit(lambda session, done=[(op, answer.get(op.doc.qbo_type))]: self.store(session, done))
+            recovered = self.recover(op, fault)
+            if recovered is not None:
+                self.commit(partial(self.store, saved=[(op, recovered.get(op.doc.qbo_type))]))
 
-    def intent(self, op: "_Operation", *extra: str) -> str:
+    def intent(self, op: _Operation, *extra: str) -> str:
         """The requestid of one operation: the same for the same intent, so a retry is a replay."""
         salt = str(self.salts.get(op.doc.key.record, 0))
         return request_id(self.realm_id, op.doc.key.marker, op.operation, op.digest, str(op.body.get("SyncToken", "")), salt, *extra)
 
-    def single(self, op: "_Operation", *extra: str) -> dict[str, Any]:
+    def single(self, op: _Operation, *extra: str) -> dict[str, Any]:
         """One operation outside a batch (a batch of one costs the same request and a batch slot)."""
         try:
             if op.operation == "create":
@@ -267,7 +269,7 @@ class Writer:
         except PermanentError as error:
             return {"Fault": {"Error": [{"code": error.code or "", "Message": error.message, "Detail": error.detail}]}}
 
-    def recover(self, op: "_Operation", fault: dict[str, Any]) -> dict[str, Any] | None:
+    def recover(self, op: _Operation, fault: dict[str, Any]) -> dict[str, Any] | None:
         """One retry where QBO tells us how: a stale SyncToken (5010) or a duplicate DocNumber (6140)."""
         error = (fault.get("Error") or [{}])[0]
         code = str(error.get("code") or "")
@@ -300,7 +302,7 @@ class Writer:
         self.counts["failed_writes"] += 1
         return None
 
-    def store(self, session: Any, saved: list[tuple["_Operation", dict[str, Any] | None]]) -> None:
+    def store(self, session: Any, saved: list[tuple[_Operation, dict[str, Any] | None]]) -> None:
         for op, entity in saved:
             key = op.doc.key
             if op.operation == "delete":
@@ -308,6 +310,8 @@ class Writer:
                 self.linked.pop(key, None)
                 self.counts["deleted"] += 1
             else:
+                if entity is None:
+                    raise AssertionError(f"{key.marker}: QuickBooks' answer to a {op.operation} has no {op.doc.qbo_type}")
                 details = dict(op.doc.details)
                 if op.doc.qbo_type == "JournalEntry" and entity:
                     details["ar_line"] = str((entity.get("Line") or [{}])[0].get("Id", "0"))
@@ -324,7 +328,7 @@ class Writer:
             by_record: dict[Key, list[Doc]] = {}
             for doc in plan.docs:
                 by_record.setdefault(doc.key.record, []).append(doc)
-            for record, docs in by_record.items():
+            for record, _docs in by_record.items():
                 label = plan.labels.get(record, record.marker)
                 failures = [f for k, f in self.failed.items() if k.record == record]
                 hard = [f for f in failures if not f.pending]

@@ -11,7 +11,8 @@ class SignInForm(FlaskForm):
     email = EmailField(
         "Email address",
         filters=[strip],
-        validators=[DataRequired("Enter your email address."), Length(max=254, message="An email address is at most 254 characters."), Email("Enter a valid email address, like name@example.com.")],
+        validators=[DataRequired("Enter your email address."), Length(max=254, message="An email address is at most 254 characters."),
+                    Email("Enter a valid email address, like name@example.com.")],
     )
     password = PasswordField(
         "Password",

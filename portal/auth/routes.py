@@ -8,7 +8,8 @@ from flask_login import current_user, login_user, logout_user
 
 from portal.auth.forms import SignInForm
 from portal.extensions import db_session, settings
-from portal.services.signin import SESSION_VERSION_KEY, ThrottlePolicy, end_sessions, sign_in as check_sign_in
+from portal.services.signin import SESSION_VERSION_KEY, ThrottlePolicy, end_sessions
+from portal.services.signin import sign_in as check_sign_in
 
 blueprint = Blueprint("auth", __name__)
 
@@ -31,7 +32,7 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @blueprint.route("/sign-in", methods=["GET", "POST"])
-def sign_in():  # type: ignore[no-untyped-def]
+def sign_in():
     if current_user.is_authenticated:
         return redirect(url_for("home"))
     form = SignInForm()
@@ -43,7 +44,7 @@ def sign_in():  # type: ignore[no-untyped-def]
         database = db_session()
         result = check_sign_in(database, form.email.data, form.password.data, request.remote_addr, policy)
         database.commit()
-        if result.ok:
+        if result.user is not None:  # result.ok
             next_url = _safe_next(request.args.get("next"))
             session.clear()  # a fresh session on sign-in: no fixation
             login_user(result.user)
@@ -59,7 +60,7 @@ def sign_in():  # type: ignore[no-untyped-def]
 
 
 @blueprint.post("/sign-out")
-def sign_out():  # type: ignore[no-untyped-def]
+def sign_out():
     # The session is a signed cookie: clearing it here would not stop a copy of it. Raising the
     # user's session version makes every earlier cookie of theirs stop loading the user.
     end_sessions(current_user._get_current_object())

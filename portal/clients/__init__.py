@@ -35,7 +35,7 @@ class Throttled(RetryableError):
 
     Jobs defer the work instead of sleeping on it, so other companies' work is not held up."""
 
-    def __init__(self, message: str, *, retry_after: float = 5.0, limit: str = "", **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, message: str, *, retry_after: float = 5.0, limit: str = "", **kwargs) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
         self.limit = limit  # which limit: "qbo", "qbo-batch", "fusebill" (ours), or "" (the remote's 429)

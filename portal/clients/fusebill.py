@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import requests
 
@@ -55,7 +56,7 @@ class FusebillClient:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         max_attempts: int = MAX_ATTEMPTS,
-        before_request: Callable[[], None] | None = None,
+        before_request: Callable[[], object] | None = None,  # its result is ignored
     ) -> None:
         """`before_request` runs before every HTTP request (the sync's shared Redis rate limiter);
         background jobs pass `max_attempts=1` and defer on a 429 instead of sleeping on it."""
@@ -101,7 +102,8 @@ class FusebillClient:
                         raise failure  # a job defers its work rather than sleep until the window resets
                     delay = max(delay, self._reset_in(response))
                 elif response.status_code >= 500:
-                    failure = RetryableError(f"Fusebill answered with an error ({response.status_code}).", detail=_error_text(response), status=response.status_code)
+                    failure = RetryableError(f"Fusebill answered with an error ({response.status_code}).", detail=_error_text(response),
+                                             status=response.status_code)
                 else:
                     raise PermanentError(f"Fusebill refused the request ({response.status_code}): {_error_text(response)}", status=response.status_code)
             if attempt == self.max_attempts:
@@ -158,7 +160,7 @@ class FusebillClient:
         return self.discover_taxes(posted_since).rules
 
     def discover_taxes(self, posted_since: date | None = None, *, max_customers: int = 50, max_requests: int = 30,
-                       invoices_per_customer: int = 100) -> "TaxDiscovery":
+                       invoices_per_customer: int = 100) -> TaxDiscovery:
         """The tax rules and the combinations of rules charged together, read from posted invoices.
 
         Account-wide `GET /Invoices` has no line items and cannot be relied on for `taxes[]`, so this

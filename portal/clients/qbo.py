@@ -18,10 +18,11 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import requests
 from intuitlib.client import AuthClient
@@ -108,7 +109,7 @@ class _TimedAuthClient(AuthClient):
         self._timeout = timeout  # set before AuthClient.__init__, which already fetches discovery
         super().__init__(*args, **kwargs)
 
-    def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+    def request(self, method, url, *args, **kwargs):
         kwargs.setdefault("timeout", self._timeout)
         is_discovery = method.upper() == "GET" and ("openid_configuration" in str(url) or "openid-configuration" in str(url))
         cached = _discovery_cache.get(str(url)) if is_discovery else None
@@ -148,7 +149,9 @@ def _tokens_from(client: AuthClient, now: datetime) -> TokenSet:
 def _oauth_error(error: AuthClientError, doing: str) -> Exception:
     content = error.content.decode() if isinstance(error.content, bytes) else str(error.content)
     if error.status_code in (400, 401) and ("invalid_grant" in content or "invalid_client" in content):
-        return AuthenticationError(f"Intuit refused {doing}: {'the authorisation is no longer valid' if 'invalid_grant' in content else 'the app credentials were not accepted'}.", detail=content[:300], status=error.status_code, code="invalid_grant" if "invalid_grant" in content else "invalid_client")
+        why = "the authorisation is no longer valid" if "invalid_grant" in content else "the app credentials were not accepted"
+        return AuthenticationError(f"Intuit refused {doing}: {why}.", detail=content[:300], status=error.status_code,
+                                   code="invalid_grant" if "invalid_grant" in content else "invalid_client")
     if error.status_code >= 500 or error.status_code == 429:
         return RetryableError(f"Intuit could not complete {doing} right now.", detail=content[:300], status=error.status_code)
     return PermanentError(f"Intuit refused {doing}.", detail=content[:300], status=error.status_code)
@@ -213,7 +216,7 @@ class _QuickBooks(QuickBooks):
     sleep = staticmethod(time.sleep)
     calls = 0  # HTTP requests made through this instance
 
-    def process_request(self, request_type, url, headers="", params="", data=""):  # type: ignore[no-untyped-def, override]
+    def process_request(self, request_type, url, headers="", params="", data=""):
         if self.session is None:
             raise qbo_exceptions.QuickbooksException("No session manager")
         refreshed = False
@@ -226,7 +229,7 @@ class _QuickBooks(QuickBooks):
                 continue
             return response
 
-    def _send(self, request_type, url, headers, params, data):  # type: ignore[no-untyped-def]
+    def _send(self, request_type, url, headers, params, data):
         is_batch = url.rstrip("/").endswith("/batch")
         for attempt, delay in enumerate((0.0,) + tuple(self.throttle_retry_delays)):
             if delay:
@@ -257,7 +260,7 @@ def _has_fault_body(response: requests.Response) -> bool:
     return response.status_code == 500 and "json" in response.headers.get("Content-Type", "").lower()
 
 
-def translate(error: qbo_exceptions.QuickbooksException) -> Exception:
+def translate(error: qbo_exceptions.QuickbooksException) -> ExternalError:
     """A python-quickbooks exception as one of ours (see qbo-api.md §3.5 for the code ranges)."""
     code = str(error.error_code)
     detail = str(error.detail or "")[:500]
@@ -432,7 +435,8 @@ class QboApi:
 
     def reactivate_account(self, account_id: str, request_id: str) -> QboAccount:
         current = self._call("GET", f"account/{account_id}")["Account"]
-        body = json.dumps({"Id": account_id, "SyncToken": current["SyncToken"], "Name": current["Name"].removesuffix(" (deleted)"), "sparse": True, "Active": True})
+        body = json.dumps({"Id": account_id, "SyncToken": current["SyncToken"], "Name": current["Name"].removesuffix(" (deleted)"),
+                           "sparse": True, "Active": True})
         return self._account(self._call("POST", "account", body=body, request_id=request_id)["Account"])
 
     # ------------------------------------------------------------ items
@@ -469,7 +473,7 @@ class QboApi:
         rows = self.query_all("TaxCode", "Active = true", order_by="Name")
         return [QboTaxCode(str(r["Id"]), r.get("Name", ""), r.get("Description", ""), bool(r.get("Active", True))) for r in rows]
 
-    def tax_codes_with_rates(self) -> list["QboTaxCodeRates"]:
+    def tax_codes_with_rates(self) -> list[QboTaxCodeRates]:
         """Every active tax code with its sales rates, in two queries (TaxCode, then TaxRate), not one per code.
 
         A code's rates come from `SalesTaxRateList.TaxRateDetail[].TaxRateRef`; a rate the TaxRate query
@@ -548,7 +552,7 @@ class QboApi:
         return found
 
 
-def _percent(value: Any) -> "Decimal | None":
+def _percent(value: Any) -> Decimal | None:
     from decimal import Decimal  # kept local: this section is appended to a shared module
 
     if value is None or isinstance(value, bool):
@@ -560,7 +564,7 @@ def _percent(value: Any) -> "Decimal | None":
     return percent if percent.is_finite() else None
 
 
-def _format_percent(percent: "Decimal | None") -> str:
+def _format_percent(percent: Decimal | None) -> str:
     if percent is None:
         return "?"
     text = format(percent.normalize(), "f")
@@ -573,7 +577,7 @@ class QboTaxRate:
 
     id: str
     name: str
-    percent: "Decimal | None"
+    percent: Decimal | None
     agency_id: str = ""
 
     @property
@@ -591,7 +595,7 @@ class QboTaxCodeRates:
     rates: tuple[QboTaxRate, ...]
 
     @property
-    def percents(self) -> tuple["Decimal", ...]:
+    def percents(self) -> tuple[Decimal, ...]:
         """The rates' percentages, sorted and normalised (for matching against Fusebill rules)."""
         return tuple(sorted(rate.percent.normalize() for rate in self.rates if rate.percent is not None))
 

@@ -13,14 +13,14 @@ blueprint = Blueprint("landing", __name__, url_prefix="/integration-disabled")
 
 
 @blueprint.get("/")
-def disabled():  # type: ignore[no-untyped-def]
+def disabled():
     form = EnablementRequestForm()
     pending = pending_request(db_session(), current_user.account_id)
     return render_template("landing/disabled.html", form=form, pending=pending, account=current_user.account)
 
 
 @blueprint.post("/request")
-def request_it():  # type: ignore[no-untyped-def]
+def request_it():
     form = EnablementRequestForm()
     database = db_session()
     if not form.validate_on_submit():

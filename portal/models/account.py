@@ -35,15 +35,24 @@ class Account(Base):
     active_environment: Mapped[str] = mapped_column(String(16), default=ENVIRONMENT_SANDBOX, server_default=ENVIRONMENT_SANDBOX)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     enablement_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Support paused this account's syncs (services.enablement.pause_syncs): while set, nothing starts
+    # a run and queued work ends as skipped. Who paused is a snapshot of the email, as in the audit log.
+    syncs_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    syncs_paused_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    syncs_paused_by: Mapped[str | None] = mapped_column(String(254), nullable=True)
 
-    users: Mapped[list["User"]] = relationship(back_populates="account")
-    enablement_requests: Mapped[list["EnablementRequest"]] = relationship(
+    users: Mapped[list[User]] = relationship(back_populates="account")
+    enablement_requests: Mapped[list[EnablementRequest]] = relationship(
         back_populates="account", order_by="EnablementRequest.requested_at.desc()"
     )
 
     __table_args__ = (
         CheckConstraint(f"active_environment IN ('{ENVIRONMENT_SANDBOX}', '{ENVIRONMENT_PRODUCTION}')", name="active_environment"),
     )
+
+    @property
+    def syncs_paused(self) -> bool:
+        return self.syncs_paused_at is not None
 
     def __repr__(self) -> str:
         return f"<Account {self.id} {self.fusebill_account_id} enabled={self.integration_enabled}>"

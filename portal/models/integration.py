@@ -13,20 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    CheckConstraint,
-    Date,
-    ForeignKey,
-    Index,
-    Integer,
-    Numeric,
-    String,
-    Text,
-    UniqueConstraint,
-    text,
-)
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.account import ENVIRONMENT_PRODUCTION, ENVIRONMENT_SANDBOX, Account
@@ -191,7 +178,8 @@ class TaxMapping(Base):
 
     The rate is one of the rates of the codes this rule's combinations (TaxCombination) map to.
     `qbo_tax_code_id`/`qbo_tax_code_name` are the earlier rule → code mapping, kept as history only:
-    the sync does not read them. `mapped_at`/`mapped_by_id` are about the rate.
+    the sync does not read them. `mapped_at`/`mapped_by_id` are about the rate. A rule set to ignore
+    (`ignored_at`) keeps its rate choice, so that un-ignoring it restores the mapping.
     """
 
     __tablename__ = "tax_mappings"
@@ -211,8 +199,15 @@ class TaxMapping(Base):
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     mapped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     mapped_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    # Set to ignore (never synced): blocks nothing on the checklist; a record that carries it fails with that reason.
+    ignored_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ignored_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
 
     __table_args__ = (UniqueConstraint("environment_id", "realm_id", "fusebill_tax_key", name="uq_tax_mappings_env_realm_key"),)
+
+    @property
+    def ignored(self) -> bool:
+        return self.ignored_at is not None
 
 
 class TaxCombination(Base):
@@ -353,4 +348,14 @@ class SyncRecord(Base):
         CheckConstraint("state IN ('synced', 'pending', 'failed', 'skipped')", name="state"),
         Index("ix_sync_records_env_state", "environment_id", "state"),
         Index("ix_sync_records_env_customer", "environment_id", "customer_id"),
+        # The event log (portal/services/event_log.py): keyset pages by id, newest first, per filter.
+        Index("ix_sync_records_env_id", "environment_id", "id"),
+        Index("ix_sync_records_env_state_id", "environment_id", "state", "id"),
+        Index("ix_sync_records_env_type_id", "environment_id", "entity_type", "id"),
+        Index("ix_sync_records_run_id", "run_id", "id"),
+        Index("ix_sync_records_env_updated", "environment_id", "updated_at"),
+        # Its search: a Fusebill id, a QBO id or a document label ("Invoice 1042"), each matched exactly.
+        Index("ix_sync_records_env_fusebill", "environment_id", "fusebill_id"),
+        Index("ix_sync_records_env_qbo", "environment_id", "qbo_id"),
+        Index("ix_sync_records_env_label", "environment_id", "label"),
     )

@@ -8,8 +8,7 @@ from werkzeug.security import generate_password_hash
 
 from portal.models import ROLE_ADMIN, ROLE_SUPPORT, Account, EnablementRequest, User
 from portal.models.account import REQUEST_PENDING
-from portal.services import NotFound, ServiceError
-from portal.services import audit
+from portal.services import NotFound, ServiceError, audit
 from portal.services.environments import create_environments
 
 MIN_PASSWORD_LENGTH = 10

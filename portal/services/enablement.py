@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timezone
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -9,8 +10,7 @@ from sqlalchemy.orm import Session
 
 from portal.models import Account, EnablementRequest, User, utcnow
 from portal.models.account import REQUEST_DECLINED, REQUEST_GRANTED, REQUEST_PENDING
-from portal.services import NotAllowed, ServiceError
-from portal.services import audit
+from portal.services import NotAllowed, ServiceError, audit
 
 REASON_MIN = 5
 REASON_MAX = 500
@@ -121,3 +121,18 @@ def ensure_integration_enabled(account: Account) -> None:
         raise NotAllowed(
             "The QuickBooks Online integration is not enabled for this account. Ask Fusebill support to enable it."
         )
+
+
+def pause_message(account: Account) -> str | None:
+    """What a refused sync says while support has paused the account's syncs (None when not paused)."""
+    if account.syncs_paused_at is None:
+        return None
+    since = account.syncs_paused_at.astimezone(timezone.utc).strftime("%d %b %Y, %H:%M UTC")  # as the pages show times
+    return f"Syncs are paused by support since {since}: {account.syncs_paused_reason or 'no reason given'}"
+
+
+def ensure_syncs_not_paused(account: Account) -> None:
+    """Guard for everything that would start a run (Sync now, schedules, webhooks, requeue)."""
+    message = pause_message(account)
+    if message is not None:
+        raise NotAllowed(message)

@@ -16,8 +16,7 @@ from portal.crypto import mask
 from portal.models import Account, Environment, QboConnection, SyncRun, User, utcnow
 from portal.models.account import ENVIRONMENT_PRODUCTION, ENVIRONMENT_SANDBOX, ENVIRONMENTS
 from portal.models.integration import NAME_PARTS, NEW_CUSTOMERS_CREATE, NEW_CUSTOMERS_DONT_CREATE, SCHEDULES
-from portal.services import ServiceError
-from portal.services import audit
+from portal.services import ServiceError, audit
 from portal.services.context import ServiceContext
 from portal.services.enablement import ensure_integration_enabled
 from portal.services.transactions import before_remote_call
@@ -26,6 +25,14 @@ OVERRIDE_REASON_MIN = 10
 # Fusebill shows the key as a base64 Basic credential (fusebill-api.md §1.2): letters, digits, + / = - _.
 API_KEY_PATTERN = re.compile(r"[A-Za-z0-9+/=_\-]+")
 FUSEBILL_KEY_MAX = 512
+
+
+class FieldErrors(ServiceError):
+    """Every problem of a form at once, by field name."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(" ".join(errors.values()) or "Some fields need attention.")
+        self.errors = errors
 
 
 def create_environments(session: Session, account: Account) -> list[Environment]:
@@ -96,7 +103,9 @@ def save_fusebill_key(session: Session, ctx: ServiceContext, environment: Enviro
         # One attempt: someone is waiting at the form, and a retry would only delay the message.
         FusebillClient(url, api_key, timeout=ctx.settings.http_timeout_seconds, max_attempts=1).check_key()
     except AuthenticationError as error:
-        raise ServiceError(f"Fusebill ({'staging' if environment.kind == ENVIRONMENT_SANDBOX else 'production'}) did not accept this API key. Check that it is the key of the {'staging' if environment.kind == ENVIRONMENT_SANDBOX else 'production'} account.", field="api_key") from error
+        fusebill = "staging" if environment.kind == ENVIRONMENT_SANDBOX else "production"
+        raise ServiceError(f"Fusebill ({fusebill}) did not accept this API key. Check that it is the key of the {fusebill} account.",
+                           field="api_key") from error
     except ExternalError as error:
         raise ServiceError(f"Could not check the key: {error.message} Nothing was saved; try again.", field="api_key") from error
     replacing = environment.fusebill_api_key_ciphertext is not None
@@ -105,7 +114,8 @@ def save_fusebill_key(session: Session, ctx: ServiceContext, environment: Enviro
     environment.fusebill_key_verified_at = utcnow()
     audit.record(
         session, "fusebill.key_saved",
-        f"{actor.email} {'replaced' if replacing else 'entered'} the Fusebill API key of the {environment.kind} environment (ends …{environment.fusebill_api_key_hint})",
+        f"{actor.email} {'replaced' if replacing else 'entered'} the Fusebill API key of the {environment.kind} environment "
+        f"(ends …{environment.fusebill_api_key_hint})",
         actor=actor, account_id=environment.account_id, environment=environment.kind,
         details={"replaced": replacing, "fusebill_url": url},
     )
@@ -139,19 +149,23 @@ def switch_environment(session: Session, account: Account, target: str, actor: U
         raise ServiceError("Choose sandbox or production.", field="target")
     if target == account.active_environment:
         raise ServiceError(f"The {target} environment is already active.", field="target")
+    errors: dict[str, str] = {}  # every problem at once
     if not confirmed:
-        raise ServiceError("Tick the box to confirm the switch.", field="confirm")
+        errors["confirm"] = "Tick the box to confirm the switch."
     check = switch_check(session, account, target)
     override_reason = (override_reason or "").strip()
     if check.needs_override:
         if len(override_reason) < OVERRIDE_REASON_MIN:
-            raise ServiceError(f"{check.reason} To switch anyway, write why (at least {OVERRIDE_REASON_MIN} characters).", field="override_reason")
-        if len(override_reason) > 500:
-            raise ServiceError("Keep the reason to 500 characters or fewer.", field="override_reason")
+            errors["override_reason"] = f"{check.reason} To switch anyway, write why (at least {OVERRIDE_REASON_MIN} characters)."
+        elif len(override_reason) > 500:
+            errors["override_reason"] = "Keep the reason to 500 characters or fewer."
+    if errors:
+        raise FieldErrors(errors)
     previous = account.active_environment
     account.active_environment = target
     audit.record(
-        session, "environment.switched", f"{actor.email} switched from {previous} to {target}" + (f" (override: {override_reason})" if check.needs_override else ""),
+        session, "environment.switched",
+        f"{actor.email} switched from {previous} to {target}" + (f" (override: {override_reason})" if check.needs_override else ""),
         actor=actor, account_id=account.id, environment=target,
         details={"from": previous, "to": target, "override_reason": override_reason if check.needs_override else None},
     )
@@ -168,35 +182,54 @@ class SyncSettingsInput:
     notification_email: str
 
 
+# Between the company and the person in a DisplayName: "Acme Ltd — Jane Doe (FB-100156)". The same rule
+# runs in the browser as the boxes are ticked (static/settings.js reads it from the page).
+NAME_SEPARATOR = " — "
+
+
 def display_name_preview(parts: list[str], company: str = "Acme Ltd", first: str = "Jane", last: str = "Doe", fusebill_id: str = "100156") -> str:
-    """How a customer's QBO DisplayName will look (the Fusebill id is always included)."""
-    values = {"company_name": company, "first_name": first, "last_name": last}
-    chosen = [values[part] for part in NAME_PARTS if part in parts and values[part]]
-    name = " ".join(chosen) if chosen else f"{first} {last}"
+    """How a customer's QBO DisplayName will look: the company name, then first and last name, the two
+    kept apart by NAME_SEPARATOR; nothing to show gives first + last. The Fusebill id is always added."""
+    person = " ".join(value for part, value in (("first_name", first), ("last_name", last)) if part in parts and value)
+    chosen = [value for value in ((company if "company_name" in parts else ""), person) if value]
+    name = NAME_SEPARATOR.join(chosen) if chosen else f"{first} {last}"
     return f"{name} (FB-{fusebill_id})"
+
+
+def sync_settings_errors(data: SyncSettingsInput) -> dict[str, str]:
+    """Everything wrong with these settings, by field (empty: they may be saved)."""
+    errors: dict[str, str] = {}
+    if not [part for part in NAME_PARTS if part in data.display_name_parts]:
+        errors["display_name_parts"] = "Choose at least one of company name, first name and last name (the Fusebill id is always added)."
+    if data.new_customers not in (NEW_CUSTOMERS_CREATE, NEW_CUSTOMERS_DONT_CREATE):
+        errors["new_customers"] = "Choose what happens to newly activated customers."
+    if data.schedule not in SCHEDULES:
+        errors["schedule"] = "Choose off, hourly or daily."
+    if data.sync_start_date is None:
+        errors["sync_start_date"] = "Choose the date from which Fusebill records are synced."
+    elif data.sync_start_date > date.today():
+        errors["sync_start_date"] = "The sync start date cannot be in the future."
+    elif data.sync_start_date.year < 2000:
+        errors["sync_start_date"] = "The sync start date must be in the year 2000 or later."
+    email = (data.notification_email or "").strip()
+    if email:
+        try:
+            validate_email(email, check_deliverability=False)
+        except EmailNotValidError as error:
+            errors["notification_email"] = f"Not a valid email address: {error}"
+    return errors
 
 
 def update_sync_settings(session: Session, environment: Environment, data: SyncSettingsInput, actor: User) -> None:
     ensure_integration_enabled(environment.account)
+    errors = sync_settings_errors(data)
+    if errors:
+        raise FieldErrors(errors)
+    assert data.sync_start_date is not None  # checked above
     parts = [part for part in NAME_PARTS if part in data.display_name_parts]
-    if not parts:
-        raise ServiceError("Choose at least one of company name, first name and last name (the Fusebill id is always added).", field="display_name_parts")
-    if data.new_customers not in (NEW_CUSTOMERS_CREATE, NEW_CUSTOMERS_DONT_CREATE):
-        raise ServiceError("Choose what happens to newly activated customers.", field="new_customers")
-    if data.schedule not in SCHEDULES:
-        raise ServiceError("Choose off, hourly or daily.", field="schedule")
-    if data.sync_start_date is None:
-        raise ServiceError("Choose the date from which Fusebill records are synced.", field="sync_start_date")
-    if data.sync_start_date > date.today():
-        raise ServiceError("The sync start date cannot be in the future.", field="sync_start_date")
-    if data.sync_start_date.year < 2000:
-        raise ServiceError("The sync start date must be in the year 2000 or later.", field="sync_start_date")
     email = (data.notification_email or "").strip()
     if email:
-        try:
-            email = validate_email(email, check_deliverability=False).normalized
-        except EmailNotValidError as error:
-            raise ServiceError(f"Not a valid email address: {error}", field="notification_email") from error
+        email = validate_email(email, check_deliverability=False).normalized
     before = {
         "display_name_parts": environment.display_name_parts, "update_display_names": environment.update_display_names,
         "new_customers": environment.new_customers, "sync_start_date": environment.sync_start_date.isoformat() if environment.sync_start_date else None,

@@ -2,11 +2,15 @@
 
 The ledgers and their recommended account types come from the accounting contract
 (design/accounting-mapping.md, "Ledgers the user chooses"). The picker lists the connected company's
-active accounts, recommended types first, and warns — never forbids — on an unusual type.
+active accounts, recommended ones first, and warns — never forbids — on an unusual type. Two kinds are
+never recommended: QuickBooks' own tax agency accounts (GST/HST Payable, VAT Control, a US agency's
+"… Payable": QBO manages them for its sales tax and its returns) and inventory. Accounts Receivable
+and Accounts Payable are not offered at all: QuickBooks refuses them as an item's account (6430).
 """
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -16,13 +20,87 @@ from portal.clients import ExternalError, PermanentError
 from portal.clients.qbo import QboAccount, QboApi, request_id
 from portal.models import Environment, LedgerChoice, ManagedItem, QboConnection, User, utcnow
 from portal.models.integration import TAX_CODES
-from portal.services import ServiceError
-from portal.services import audit
+from portal.services import ServiceError, audit
 from portal.services.context import ServiceContext
 from portal.services.enablement import ensure_integration_enabled
 from portal.services.qbo_tokens import call_qbo
 
 log = logging.getLogger(__name__)
+
+OTHER_CURRENT_LIABILITY = "Other Current Liability"
+OTHER_CURRENT_ASSET = "Other Current Asset"
+# QuickBooks refuses these as an item's income account, so no ledger may use them.
+NEVER_OFFERED_TYPES = frozenset({"Accounts Receivable", "Accounts Payable"})
+# The detail types QuickBooks gives the liability accounts of its own tax engine (one per agency).
+TAX_AGENCY_SUBTYPES = frozenset({"SalesTaxPayable", "GlobalTaxPayable", "GlobalTaxSuspense"})
+# ... and their names, for a company that has them under another detail type.
+_TAX_AGENCY_NAME = re.compile(r"(?<![a-z])(gst|hst|pst|qst|vat|tps|tvq|tvh)(?![a-z])|^sales tax payable$|^sales tax agency payable$", re.IGNORECASE)
+# Detail types that say nothing about what an account is for: only then does its name count.
+GENERIC_SUBTYPES = {
+    OTHER_CURRENT_LIABILITY: frozenset({"", "OtherCurrentLiabilities"}),
+    OTHER_CURRENT_ASSET: frozenset({"", "OtherCurrentAssets"}),
+    "Income": frozenset({"", "OtherPrimaryIncome"}),
+    "Other Income": frozenset({"", "OtherMiscellaneousIncome"}),
+    "Expense": frozenset({"", "OtherMiscellaneousServiceCost", "OtherBusinessExpenses"}),
+    "Other Expense": frozenset({"", "OtherMiscellaneousExpense", "OtherExpense"}),
+}
+# How QuickBooks shows a few detail types; the others read well split into words.
+_SUBTYPE_WORDS = {
+    "DiscountsRefundsGiven": "discounts/refunds given", "ServiceFeeIncome": "service/fee income",
+    "AdvertisingPromotional": "advertising/promotional", "OfficeGeneralAdministrativeExpenses": "office/general administrative expenses",
+    "SuppliesMaterialsCogs": "supplies & materials — COGS", "RentOrLeaseOfBuildings": "rent or lease of buildings",
+    "OtherCurrentLiabilities": "other current liabilities", "OtherCurrentAssets": "other current assets",
+}
+
+
+def plain_type(account_type: str, subtype: str = "") -> str:
+    """An account type as a person reads it: "Other current liability — deferred revenue"."""
+    kind = account_type[:1].upper() + account_type[1:].lower() if account_type else "Unknown type"
+    words = _SUBTYPE_WORDS.get(subtype) or re.sub(r"(?<=[a-z])(?=[A-Z])", " ", subtype or "").lower()
+    if not words or words == kind.lower():
+        return kind
+    return f"{kind} — {words}"
+
+
+def with_article(phrase: str) -> str:
+    """ "an Other current liability account", "a Bank account" (every QBO type starts with its sound)."""
+    return ("an " if phrase[:1].lower() in "aeiou" else "a ") + phrase
+
+
+def is_tax_agency(account: QboAccount) -> bool:
+    return account.account_subtype in TAX_AGENCY_SUBTYPES or bool(_TAX_AGENCY_NAME.search(account.name.strip()))
+
+
+def is_inventory(account: QboAccount) -> bool:
+    return account.account_subtype == "Inventory" or "inventory" in account.fully_qualified_name.casefold()
+
+
+def is_offered(account: QboAccount) -> bool:
+    return account.account_type not in NEVER_OFFERED_TYPES
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Accounts of one type fit for a ledger: of these detail types (None: any), or, for a detail
+    type that says nothing (GENERIC_SUBTYPES), named like one of `names`."""
+
+    account_type: str
+    subtypes: frozenset[str] | None = None
+    names: tuple[str, ...] = ()
+
+    def matches(self, account: QboAccount) -> bool:
+        if account.account_type != self.account_type:
+            return False
+        if self.names:
+            if account.account_subtype not in GENERIC_SUBTYPES.get(self.account_type, frozenset({""})):
+                return False
+            name = account.fully_qualified_name.casefold()
+            return any(re.search(r"(?<![a-z])" + re.escape(word), name) for word in self.names)
+        return self.subtypes is None or account.account_subtype in self.subtypes
+
+
+def named(account_type: str, *names: str) -> Rule:
+    return Rule(account_type, names=names)
 
 
 @dataclass(frozen=True)
@@ -30,50 +108,58 @@ class LedgerSpec:
     key: str
     label: str
     used_for: str
-    recommended: tuple[tuple[str, str | None], ...]  # (AccountType, AccountSubType or None for any)
+    rules: tuple[Rule, ...]  # the contract's type first, then accounts named for the purpose
+    recommendation: str  # the contract's recommendation, in plain words
     create_name: str
     create_type: str
     create_subtype: str
     optional_note: str = ""
 
-    def fit(self, account: QboAccount) -> int:
-        """2 = recommended type and subtype, 1 = recommended type, 0 = unusual for this ledger."""
-        best = 0
-        for account_type, subtype in self.recommended:
-            if account.account_type == account_type:
-                best = max(best, 2 if subtype is not None and subtype == account.account_subtype else 1)
-        return best
+    def rank(self, account: QboAccount) -> int | None:
+        """The first rule the account fits (0 is the contract's own type), or None when it is not recommended."""
+        if not is_offered(account) or is_tax_agency(account) or is_inventory(account):
+            return None
+        return next((index for index, rule in enumerate(self.rules) if rule.matches(account)), None)
 
     @property
-    def recommendation(self) -> str:
-        parts = []
-        for account_type, subtype in self.recommended:
-            parts.append(f"{account_type} ({subtype})" if subtype else account_type)
-        return " or ".join(parts)
+    def create_kind(self) -> str:
+        return plain_type(self.create_type, self.create_subtype)
 
+
+_DEFERRED = Rule(OTHER_CURRENT_LIABILITY, frozenset({"DeferredRevenue"}))
+_BANK = Rule("Bank")
+_CREDIT_WORDS = ("credit", "discount", "refund", "promo")
+_WRITE_OFF_WORDS = ("bad debt", "write-off", "write off", "writeoff", "written off", "uncollect", "doubtful")
 
 LEDGERS: tuple[LedgerSpec, ...] = (
     LedgerSpec("deferred_revenue", "Deferred Revenue", "Invoices, net of taxes (and charge reversals unless they have their own ledger)",
-               (("Other Current Liability", "DeferredRevenue"), ("Other Current Liability", None)),
-               "Fusebill Deferred Revenue", "Other Current Liability", "DeferredRevenue"),
+               (_DEFERRED, named(OTHER_CURRENT_LIABILITY, "deferred", "unearned")),
+               "Other current liability — deferred revenue",
+               "Fusebill Deferred Revenue", OTHER_CURRENT_LIABILITY, "DeferredRevenue"),
     LedgerSpec("sales_tax_payable", "Sales Tax Payable", "Taxes on invoices, and taxes reversed",
-               (("Other Current Liability", None),),
-               "Fusebill Sales Tax Payable", "Other Current Liability", "OtherCurrentLiabilities"),
+               (named(OTHER_CURRENT_LIABILITY, "tax"),),
+               "an Other current liability account of its own for these taxes (not one of the tax agency accounts QuickBooks keeps for its own sales tax)",
+               "Fusebill Sales Tax Payable", OTHER_CURRENT_LIABILITY, "OtherCurrentLiabilities"),
     LedgerSpec("payments_deposit", "Payments deposit", "Payments received",
-               (("Other Current Asset", "UndepositedFunds"), ("Bank", None), ("Other Current Asset", None)),
-               "Fusebill Payments Clearing", "Other Current Asset", "OtherCurrentAssets"),
+               (Rule(OTHER_CURRENT_ASSET, frozenset({"UndepositedFunds"})), _BANK, named(OTHER_CURRENT_ASSET, "clearing", "undeposited", "payment")),
+               "Other current asset — undeposited funds, or Bank",
+               "Fusebill Payments Clearing", OTHER_CURRENT_ASSET, "OtherCurrentAssets"),
     LedgerSpec("refunds", "Refunds paid from", "Refunds to customers",
-               (("Bank", None), ("Other Current Asset", None)),
-               "Fusebill Refunds Clearing", "Other Current Asset", "OtherCurrentAssets"),
+               (_BANK, named(OTHER_CURRENT_ASSET, "clearing", "refund")),
+               "Bank, or an Other current asset clearing account",
+               "Fusebill Refunds Clearing", OTHER_CURRENT_ASSET, "OtherCurrentAssets"),
     LedgerSpec("credits", "Credits", "Credits given to customers",
-               (("Income", "DiscountsRefundsGiven"), ("Income", None), ("Expense", None)),
+               (Rule("Income", frozenset({"DiscountsRefundsGiven"})), named("Income", *_CREDIT_WORDS), named("Expense", *_CREDIT_WORDS)),
+               "Income — discounts/refunds given, or an Expense account for credits given",
                "Fusebill Credits Given", "Income", "DiscountsRefundsGiven"),
     LedgerSpec("charge_reversals", "Charge Reversals", "Charge reversals (credit notes), net of taxes",
-               (("Other Current Liability", "DeferredRevenue"), ("Other Current Liability", None)),
-               "Fusebill Charge Reversals", "Other Current Liability", "DeferredRevenue",
+               (_DEFERRED, named(OTHER_CURRENT_LIABILITY, "deferred", "unearned", "reversal")),
+               "Other current liability — deferred revenue",
+               "Fusebill Charge Reversals", OTHER_CURRENT_LIABILITY, "DeferredRevenue",
                optional_note="Leave empty to post charge reversals to the Deferred Revenue ledger."),
     LedgerSpec("write_offs", "Write-Offs", "Invoices written off (gross, tax included)",
-               (("Expense", "BadDebts"), ("Expense", None), ("Other Expense", None)),
+               (Rule("Expense", frozenset({"BadDebts"})), named("Expense", *_WRITE_OFF_WORDS), named("Other Expense", *_WRITE_OFF_WORDS)),
+               "Expense — bad debts",
                "Fusebill Bad Debts", "Expense", "BadDebts"),
 )
 LEDGERS_BY_KEY = {spec.key: spec for spec in LEDGERS}
@@ -107,7 +193,8 @@ ITEMS: tuple[ItemSpec, ...] = (
     ItemSpec("charges", "Fusebill Charges", "deferred_revenue", "Fusebill invoice charges, net of taxes"),
     ItemSpec("taxes", "Fusebill Taxes", "sales_tax_payable", "Taxes on Fusebill invoices"),
     ItemSpec("credits", "Fusebill Credits", "credits", "Credits given in Fusebill"),
-    ItemSpec("charge_reversals", "Fusebill Charge Reversals", "charge_reversals", "Fusebill charge reversals (credit notes)", fallback_ledger="deferred_revenue"),
+    ItemSpec("charge_reversals", "Fusebill Charge Reversals", "charge_reversals", "Fusebill charge reversals (credit notes)",
+             fallback_ledger="deferred_revenue"),
     ItemSpec("write_offs", "Fusebill Write-Offs", "write_offs", "Fusebill invoices written off"),
 )
 
@@ -140,25 +227,33 @@ class LedgerPicker:
 
 
 def unusual_type_warning(spec: LedgerSpec, account: QboAccount) -> str:
-    if spec.fit(account) > 0:
+    """Why an account is an unusual choice for a ledger ("" when it is a recommended one)."""
+    if spec.rank(account) is not None:
         return ""
-    if account.account_type == "Accounts Receivable":
-        return f"“{account.name}” is an Accounts Receivable account: posting {spec.used_for.lower()} there would double-count customer balances. A {spec.recommendation} account is expected."
-    return f"“{account.name}” is a {account.account_type} account, which is unusual for {spec.label}. Fusebill recommends {spec.recommendation}."
+    kind = plain_type(account.account_type, account.account_subtype)
+    if not is_offered(account):
+        return (f"“{account.name}” is {with_article(account.account_type)} account: QuickBooks does not let the Fusebill items post there, "
+                f"and it would double-count customer balances. Choose another account. Recommended: {spec.recommendation}.")
+    if is_tax_agency(account):
+        return (f"“{account.name}” ({kind}) is a tax agency account that QuickBooks keeps for its own sales tax and tax returns: "
+                f"posting {spec.used_for[:1].lower() + spec.used_for[1:]} there would mix them into those returns. Recommended: {spec.recommendation}.")
+    return f"“{account.name}” ({kind}) is unusual for {spec.label}. Recommended: {spec.recommendation}."
 
 
 def build_pickers(spec_accounts: list[QboAccount], chosen: dict[str, LedgerChoice], specs: list[LedgerSpec] | None = None) -> list[LedgerPicker]:
-    """One picker per ledger: recommended accounts first (best fit first), then every other account."""
-    active_ids = {account.id for account in spec_accounts}
+    """One picker per ledger: recommended accounts first (the contract's type first), then every other
+    account that a ledger may use (never Accounts Receivable or Payable)."""
+    by_id = {account.id: account for account in spec_accounts}
+    offered = [account for account in spec_accounts if is_offered(account)]
     pickers = []
     for spec in specs if specs is not None else LEDGERS:
-        ranked = sorted(spec_accounts, key=lambda a: (-spec.fit(a), a.fully_qualified_name.casefold()))
         picker = LedgerPicker(spec=spec, chosen=chosen.get(spec.key))
-        for account in ranked:
-            (picker.recommended if spec.fit(account) else picker.others).append(account)
+        ranks = {account.id: spec.rank(account) for account in offered}
+        picker.recommended = sorted((a for a in offered if ranks[a.id] is not None), key=lambda a: (ranks[a.id], a.fully_qualified_name.casefold()))
+        picker.others = sorted((a for a in offered if ranks[a.id] is None), key=lambda a: a.fully_qualified_name.casefold())
         if picker.chosen is not None:
-            picker.chosen_still_active = picker.chosen.qbo_account_id in active_ids
-            match = next((a for a in spec_accounts if a.id == picker.chosen.qbo_account_id), None)
+            match = by_id.get(picker.chosen.qbo_account_id)
+            picker.chosen_still_active = match is not None and is_offered(match)
             if match is not None:
                 picker.warning = unusual_type_warning(spec, match)
             else:
@@ -190,11 +285,11 @@ class PlannedLedger:
     account_subtype: str
 
     @classmethod
-    def of(cls, account: QboAccount) -> "PlannedLedger":
+    def of(cls, account: QboAccount) -> PlannedLedger:
         return cls(account.id, account.fully_qualified_name[:255], account.account_type, account.account_subtype)
 
     @classmethod
-    def stored(cls, row: LedgerChoice) -> "PlannedLedger":
+    def stored(cls, row: LedgerChoice) -> PlannedLedger:
         return cls(row.qbo_account_id, row.qbo_account_name, row.qbo_account_type, row.qbo_account_subtype)
 
 
@@ -223,7 +318,12 @@ def save_choices(
         if key not in LEDGERS_BY_KEY:
             errors[key] = "Unknown ledger."
         elif account_id and account_id not in accounts:
-            errors[key] = "That account is not an active account in the connected QuickBooks company (it may have been deleted or made inactive). Reload and choose again."
+            errors[key] = ("That account is not an active account in the connected QuickBooks company (it may have been deleted or made inactive). "
+                           "Reload and choose again.")
+        elif account_id and not is_offered(accounts[account_id]):
+            account = accounts[account_id]
+            errors[key] = (f"“{account.name}” is {with_article(account.account_type)} account: QuickBooks does not let the Fusebill items "
+                           "post there. Choose another account.")
     if errors:
         raise LedgerErrors(errors)
 
@@ -246,14 +346,17 @@ def save_choices(
             _store_choice(session, environment, connection, spec.key, choice, actor, row)
     _store_items(session, environment, connection, prepared)
     audit.record(
-        session, "ledgers.chosen", f"{actor.email} saved the ledgers of the {environment.kind} environment" + (f": {', '.join(LEDGERS_BY_KEY[k].label for k in changes)}" if changes else " (no change)"),
+        session, "ledgers.chosen",
+        f"{actor.email} saved the ledgers of the {environment.kind} environment"
+        + (f": {', '.join(LEDGERS_BY_KEY[k].label for k in changes)}" if changes else " (no change)"),
         actor=actor, account_id=environment.account_id, environment=environment.kind,
         details={"realm_id": connection.realm_id, "changes": changes, "warnings": warnings},
     )
     return SaveOutcome(warnings, prepared.created, prepared.updated)
 
 
-def _store_choice(session: Session, environment: Environment, connection: QboConnection, key: str, choice: PlannedLedger, actor: User, row: LedgerChoice | None) -> None:
+def _store_choice(session: Session, environment: Environment, connection: QboConnection, key: str, choice: PlannedLedger, actor: User,
+                  row: LedgerChoice | None) -> None:
     if row is None:
         row = LedgerChoice(environment_id=environment.id, realm_id=connection.realm_id, ledger=key)
         session.add(row)
@@ -274,7 +377,8 @@ class PreparedItems:
     updated: list[str] = field(default_factory=list)
 
 
-def prepare_items(session: Session, ctx: ServiceContext, environment: Environment, connection: QboConnection, planned: dict[str, PlannedLedger]) -> PreparedItems:
+def prepare_items(session: Session, ctx: ServiceContext, environment: Environment, connection: QboConnection,
+                  planned: dict[str, PlannedLedger]) -> PreparedItems:
     """Make each item the mapping needs exist, be active and post to its planned ledger (QBO only).
 
     An item QuickBooks refuses raises LedgerErrors on the ledger at fault, after undoing the changes
@@ -289,14 +393,15 @@ def prepare_items(session: Session, ctx: ServiceContext, environment: Environmen
         for item in items_needed(connection.tax_setup):
             ledger_key = item.ledger if item.ledger in planned else item.fallback_ledger
             ledger = planned.get(ledger_key) if ledger_key else None
-            if ledger is None:
+            if ledger is None or not ledger_key:
                 continue
             try:
                 found = _prepare_item(api, connection, item, ledger, managed.get(item.key), result, undo)
             except PermanentError as error:
                 _undo(api, connection, undo)
                 reason = (error.detail or error.message).removeprefix("Business Validation Error: ")
-                raise LedgerErrors({ledger_key: f"QuickBooks refused to use “{ledger.name}” for the “{item.name}” item ({reason}). Nothing was changed; choose another account."}) from error
+                raise LedgerErrors({ledger_key: f"QuickBooks refused to use “{ledger.name}” for the “{item.name}” item ({reason}). "
+                                                "Nothing was changed; choose another account."}) from error
             result.items[item.key] = found
             result.accounts[item.key] = ledger.account_id
         return result
@@ -363,7 +468,8 @@ def _store_items(session: Session, environment: Environment, connection: QboConn
         row.updated_at = utcnow()
     if prepared.created or prepared.updated:
         audit.record(
-            session, "qbo.items_prepared", f"QuickBooks items created: {', '.join(prepared.created) or 'none'}; updated: {', '.join(prepared.updated) or 'none'}",
+            session, "qbo.items_prepared",
+            f"QuickBooks items created: {', '.join(prepared.created) or 'none'}; updated: {', '.join(prepared.updated) or 'none'}",
             actor=None, account_id=environment.account_id, environment=environment.kind,
             details={"created": prepared.created, "updated": prepared.updated, "realm_id": connection.realm_id},
         )
@@ -376,7 +482,8 @@ class CreatedAccount:
     warning: str
 
 
-def create_ledger_account(session: Session, ctx: ServiceContext, environment: Environment, connection: QboConnection, ledger: str, actor: User) -> CreatedAccount:
+def create_ledger_account(session: Session, ctx: ServiceContext, environment: Environment, connection: QboConnection, ledger: str,
+                          actor: User) -> CreatedAccount:
     """Create the recommended account for a ledger in QBO (or reuse or reactivate ours) and choose it."""
     ensure_integration_enabled(environment.account)
     spec = next((s for s in ledgers_for(connection.tax_setup) if s.key == ledger), None)

@@ -7,16 +7,14 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from redis.exceptions import RedisError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
-
-from redis.exceptions import RedisError
 
 from portal.clients import ExternalError, Throttled
 from portal.clients import qbo as qbo_client
 from portal.models import Environment, QboConnection, SyncLink, User, utcnow
-from portal.services import ServiceError
-from portal.services import audit
+from portal.services import ServiceError, audit
 from portal.services.context import ServiceContext
 from portal.services.enablement import ensure_integration_enabled
 from portal.services.environments import live_connection
@@ -92,7 +90,8 @@ def complete_connect(
     if pending.get("environment") != environment.kind:
         raise ConnectError(
             "The environment changed",
-            f"This connection was started for the {pending.get('environment')} environment, but {environment.kind} is active now. Nothing was changed; start again.",
+            f"This connection was started for the {pending.get('environment')} environment, but {environment.kind} is active now. "
+            "Nothing was changed; start again.",
         )
     started = pending.get("started_at")
     if started:
@@ -105,7 +104,8 @@ def complete_connect(
             raise ConnectError("Connection cancelled", "You declined access in QuickBooks, so nothing was connected and nothing was changed.")
         raise ConnectError("QuickBooks refused the connection", f"QuickBooks answered “{error[:100]}”. Nothing was changed.")
     if not code or not realm_id:
-        raise ConnectError("The answer from QuickBooks was incomplete", "QuickBooks did not send back an authorisation code and company id. Nothing was changed; start again.")
+        raise ConnectError("The answer from QuickBooks was incomplete",
+                           "QuickBooks did not send back an authorisation code and company id. Nothing was changed; start again.")
     if len(realm_id) > MAX_ID_LENGTH or not realm_id.isdigit():
         raise ConnectError("The answer from QuickBooks was not understood", "The company id sent back is not valid. Nothing was changed.")
 
@@ -114,7 +114,7 @@ def complete_connect(
                                     QboConnection.environment_id != environment.id)
     )
     if elsewhere is not None:
-        other = session.get(Environment, elsewhere.environment_id)
+        other = session.get_one(Environment, elsewhere.environment_id)
         where = f"this account's {other.kind} environment" if other.account_id == environment.account_id else "another Fusebill account"
         # The items and the records synced into a company belong to one environment; two syncing into
         # the same company would re-point each other's items and double-post records.
@@ -126,7 +126,8 @@ def complete_connect(
     if current is not None and current.realm_id != realm_id:
         raise ConnectError(
             "Already connected to another company",
-            f"The {environment.kind} environment is connected to {current.company_name}. Disconnect it first if you want to sync into a different company. Nothing was changed.",
+            f"The {environment.kind} environment is connected to {current.company_name}. "
+            "Disconnect it first if you want to sync into a different company. Nothing was changed.",
         )
     app = qbo_client.intuit_app(ctx.settings, environment.kind)
     current_id = current.id if current is not None else None
@@ -170,7 +171,7 @@ def complete_connect(
     return ConnectOutcome(current, reconnected, previous is not None)
 
 
-def _apply_setup(connection: QboConnection, setup: qbo_client.CompanySetup, now) -> None:  # type: ignore[no-untyped-def]
+def _apply_setup(connection: QboConnection, setup: qbo_client.CompanySetup, now) -> None:
     connection.company_name = setup.company_name[:255]
     connection.country = setup.country[:8]
     connection.home_currency = setup.home_currency[:3]
@@ -197,20 +198,21 @@ def recheck_company(session: Session, ctx: ServiceContext, connection_id: int, *
     except Throttled:
         if not skip_when_throttled:
             raise
-        return session.get(QboConnection, connection_id, populate_existing=True)
+        return session.get_one(QboConnection, connection_id, populate_existing=True)
     except ExternalError as error:
         failure = f"Could not re-check the company set-up: {error.message}"
     # Read the row again: a token refresh during the call may have committed a newer one.
-    connection = session.get(QboConnection, connection_id, populate_existing=True)
+    connection = session.get_one(QboConnection, connection_id, populate_existing=True)
     if setup is None:
         connection.company_check_error = (failure or "")[:500]
         return connection
     was_on = connection.auto_apply_credit
     _apply_setup(connection, setup, now)
     if setup.auto_apply_credit and not was_on:
-        environment = session.get(Environment, connection.environment_id)
+        environment = session.get_one(Environment, connection.environment_id)
         audit.record(
-            session, "qbo.auto_apply_credits_on", f"“Automatically apply credits” is on in {connection.company_name}: syncing invoices, credits and payments is blocked",
+            session, "qbo.auto_apply_credits_on",
+            f"“Automatically apply credits” is on in {connection.company_name}: syncing invoices, credits and payments is blocked",
             actor=None, account_id=environment.account_id, environment=environment.kind, details={"realm_id": connection.realm_id},
         )
     return connection
@@ -260,7 +262,8 @@ def _claim_recheck(ctx: ServiceContext, connection: QboConnection, recheck_every
     seconds = int(recheck_every.total_seconds())
     if seconds <= 0:
         return True
-    key = RECHECK_CLAIM.format(connection_id=connection.id, realm_id=connection.realm_id, checked_at=connection.company_checked_at.isoformat() if connection.company_checked_at else "never")
+    checked_at = connection.company_checked_at.isoformat() if connection.company_checked_at else "never"
+    key = RECHECK_CLAIM.format(connection_id=connection.id, realm_id=connection.realm_id, checked_at=checked_at)
     try:
         return bool(ctx.redis.set(key, "1", nx=True, ex=seconds))
     except RedisError:
@@ -269,11 +272,13 @@ def _claim_recheck(ctx: ServiceContext, connection: QboConnection, recheck_every
 
 
 def set_relink(session: Session, connection: QboConnection, relink: bool, actor: User) -> None:
-    environment = session.get(Environment, connection.environment_id)
+    environment = session.get_one(Environment, connection.environment_id)
     ensure_integration_enabled(environment.account)
     connection.relink_existing = relink
     audit.record(
-        session, "qbo.relink_choice", f"{actor.email} chose to {'re-link existing QuickBooks records' if relink else 'create new QuickBooks records'} on the next sync of {connection.company_name}",
+        session, "qbo.relink_choice",
+        f"{actor.email} chose to {'re-link existing QuickBooks records' if relink else 'create new QuickBooks records'} "
+        f"on the next sync of {connection.company_name}",
         actor=actor, account_id=environment.account_id, environment=environment.kind, details={"relink_existing": relink},
     )
 
@@ -295,7 +300,7 @@ def disconnect(session: Session, ctx: ServiceContext, environment: Environment, 
     if connection is None:
         raise ServiceError(f"The {environment.kind} environment is not connected to QuickBooks.")
     if (typed_company_name or "").strip().casefold() != connection.company_name.strip().casefold():
-        raise ServiceError(f"Type the company name exactly as shown ({connection.company_name}) to confirm.", field="company_name")
+        raise ServiceError(f"Type the company name ({connection.company_name}) to confirm; letter case doesn't matter.", field="company_name")
     revoked, revoke_error = False, None
     refresh_token = ctx.vault.decrypt(connection.refresh_token_ciphertext) if connection.refresh_token_ciphertext else None
     before_remote_call(session)
@@ -307,7 +312,7 @@ def disconnect(session: Session, ctx: ServiceContext, environment: Environment, 
             # The link is cut on our side regardless; the admin can also remove the app in QuickBooks.
             revoke_error = error.message
             log.warning("revoke failed for connection %s: %s", connection.id, error.detail or error.message)
-    connection = session.get(QboConnection, connection.id, populate_existing=True)
+    connection = session.get_one(QboConnection, connection.id, populate_existing=True)
     links = session.scalar(select(func.count()).select_from(SyncLink).where(SyncLink.environment_id == environment.id)) or 0
     session.execute(delete(SyncLink).where(SyncLink.environment_id == environment.id))
     now = utcnow()

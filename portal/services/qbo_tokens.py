@@ -11,11 +11,10 @@ A refresh whose new refresh token is not stored is therefore a connection lost a
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-from contextlib import contextmanager
-from typing import Iterator
 
 from redis.exceptions import LockError, RedisError
 
@@ -23,8 +22,7 @@ from portal.clients import AuthenticationError, ExternalError, RetryableError
 from portal.clients import qbo as qbo_client
 from portal.clients.ratelimit import RateLimiter
 from portal.models import Environment, QboConnection, utcnow
-from portal.services import ServiceError
-from portal.services import audit
+from portal.services import ServiceError, audit
 from portal.services.context import ServiceContext
 from portal.services.transactions import before_remote_call
 
@@ -56,7 +54,7 @@ def _lock_name(connection_id: int) -> str:
     return f"fbqbo:qbo-token-refresh:{connection_id}"
 
 
-def _load(session, connection_id: int, for_update: bool = False) -> QboConnection:  # type: ignore[no-untyped-def]
+def _load(session, connection_id: int, for_update: bool = False) -> QboConnection:
     connection = session.get(QboConnection, connection_id, with_for_update=for_update, populate_existing=True)
     if connection is None or not connection.is_live:
         raise ReconnectRequired("This QuickBooks connection was disconnected. Connect QuickBooks again.")
@@ -104,7 +102,7 @@ def valid_tokens(ctx: ServiceContext, connection_id: int, *, force_refresh: bool
     now = utcnow()
     with ctx.database.session_scope() as session:
         connection = _load(session, connection_id)
-        kind = session.get(Environment, connection.environment_id).kind
+        kind = session.get_one(Environment, connection.environment_id).kind
         if not force_refresh and _fresh_enough(connection, now):
             return _tokens(ctx, connection, kind)
         seen_version = connection.token_version if stale_version is None else stale_version
@@ -145,7 +143,7 @@ def _refresh_locked(ctx: ServiceContext, connection_id: int, kind: str, seen_ver
             session.commit()
             return tokens
         app = qbo_client.intuit_app(ctx.settings, kind)
-        environment = session.get(Environment, connection.environment_id)
+        environment = session.get_one(Environment, connection.environment_id)
         try:
             new_tokens = qbo_client.refresh(app, ctx.vault.decrypt(connection.refresh_token_ciphertext or ""), now=now)
         except AuthenticationError as error:
@@ -168,7 +166,7 @@ def _refresh_locked(ctx: ServiceContext, connection_id: int, kind: str, seen_ver
         session.close()
 
 
-def _record_failure(session, connection: QboConnection, environment: Environment, now: datetime, error: ExternalError,  # type: ignore[no-untyped-def]
+def _record_failure(session, connection: QboConnection, environment: Environment, now: datetime, error: ExternalError,
                     summary: str, details: dict) -> None:
     """Keep a failed refresh visible (connection health, banner) and audited; committed at once."""
     connection.last_refresh_error = error.message[:500]
@@ -178,10 +176,11 @@ def _record_failure(session, connection: QboConnection, environment: Environment
     session.commit()
 
 
-def api_with_token(ctx: ServiceContext, environment_kind: str, realm_id: str, access_token: str, **options) -> qbo_client.QboApi:  # type: ignore[no-untyped-def]
+def api_with_token(ctx: ServiceContext, environment_kind: str, realm_id: str, access_token: str, **options) -> qbo_client.QboApi:
     """A QBO client for one company, behind the shared rate limiter."""
     app = qbo_client.intuit_app(ctx.settings, environment_kind)
-    return qbo_client.QboApi(app, realm_id, access_token, limiter=RateLimiter(ctx.redis, max_wait=ctx.max_wait_seconds, time_scale=ctx.settings.rate_limit_time_scale), **options)
+    limiter = RateLimiter(ctx.redis, max_wait=ctx.max_wait_seconds, time_scale=ctx.settings.rate_limit_time_scale)
+    return qbo_client.QboApi(app, realm_id, access_token, limiter=limiter, **options)
 
 
 def qbo_session(ctx: ServiceContext, connection_id: int, *, background: bool = False) -> qbo_client.QboApi:
@@ -201,7 +200,7 @@ def qbo_session(ctx: ServiceContext, connection_id: int, *, background: bool = F
     return api_with_token(ctx, tokens.environment_kind, tokens.realm_id, tokens.access_token, token_refresher=refresh, background=background)
 
 
-def call_qbo(ctx: ServiceContext, connection_id: int, action, session=None):  # type: ignore[no-untyped-def]
+def call_qbo(ctx: ServiceContext, connection_id: int, action, session=None):
     """Run `action(api)` with one QBO session (a 401 refreshes once at the transport).
 
     Pass the caller's `session` so its read-only transaction is ended first (see transactions.py).
@@ -243,7 +242,7 @@ def token_health(connection: QboConnection, warning_days: int, now: datetime | N
     )
 
 
-def warn_if_expiring(session, connection: QboConnection, warning_days: int, now: datetime | None = None) -> bool:  # type: ignore[no-untyped-def]
+def warn_if_expiring(session, connection: QboConnection, warning_days: int, now: datetime | None = None) -> bool:
     """Audit once when the refresh token comes within `warning_days` of expiry; True when warned now."""
     now = now or utcnow()
     if connection.expiry_warning_at is not None or not connection.refresh_token_expires_at:

@@ -17,7 +17,7 @@ def rotate_all(ctx: ServiceContext) -> int:
     count = 0
     with ctx.database.session_scope() as session:
         for environment in session.scalars(select(Environment).where(Environment.fusebill_api_key_ciphertext.is_not(None))):
-            environment.fusebill_api_key_ciphertext = ctx.vault.rotate(environment.fusebill_api_key_ciphertext)
+            environment.fusebill_api_key_ciphertext = ctx.vault.rotate(environment.fusebill_api_key_ciphertext or "")
             count += 1
         connection_ids = list(session.scalars(select(QboConnection.id)))
     for connection_id in connection_ids:

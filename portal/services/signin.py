@@ -102,7 +102,7 @@ def sign_in(
         return SignInResult(user)
 
     bounds = (policy.max_failures, policy.client_bound)
-    blocked = [_count_failure(session, key, throttle, bound, policy, now) for key, throttle, bound in zip(keys, throttles, bounds)]
+    blocked = [_count_failure(session, key, throttle, bound, policy, now) for key, throttle, bound in zip(keys, throttles, bounds, strict=True)]
     details: dict[str, object] = {"client_address": client_address, "email_typed": address[:254]}
     if blocked[0]:
         details["address_throttled"] = True

@@ -7,10 +7,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.models import Account, Environment, SyncRecord, SyncRun, User
-from portal.services import NotAllowed, ServiceError
-from portal.services import audit
+from portal.services import NotAllowed, ServiceError, audit
 from portal.services.checklist import ensure_sync_can_start
 from portal.services.context import ServiceContext
+from portal.services.enablement import ensure_syncs_not_paused
 from portal.services.environments import active_environment, get_environment, live_connection
 
 
@@ -25,6 +25,7 @@ def start_sync(session: Session, ctx: ServiceContext, account: Account, *, actor
 
     if environment_kind is not None and environment_kind != account.active_environment:
         raise NotAllowed(f"The {environment_kind} environment is not the active one; switch to it first.")
+    ensure_syncs_not_paused(account)  # support's pause wins over everything else: say that first
     ensure_sync_can_start(session, account, ctx.settings.refresh_token_warning_days)
     environment = active_environment(session, account)
     connection = live_connection(session, environment)
@@ -33,7 +34,8 @@ def start_sync(session: Session, ctx: ServiceContext, account: Account, *, actor
     existing = active_run(session, environment.id)
     run = create_run(session, environment, connection, trigger, full=full)
     if existing is None:
-        audit.record(session, "sync.started", f"{actor.email if actor else 'The system'} started a sync of the {environment.kind} environment into {connection.company_name}",
+        audit.record(session, "sync.started",
+                     f"{actor.email if actor else 'The system'} started a sync of the {environment.kind} environment into {connection.company_name}",
                      actor=actor, account_id=account.id, environment=environment.kind, details={"run_id": run.id, "trigger": trigger, "full": full})
     session.commit()
     if existing is None:

@@ -16,9 +16,10 @@ environment's posted invoices (`FusebillClient.discover_taxes`), and rules can b
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Iterable, Mapping, Sequence
+from typing import TypeGuard
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,8 +29,7 @@ from portal.clients.fusebill import rule_key
 from portal.clients.qbo import QboTaxCodeRates, QboTaxRate
 from portal.models import Environment, QboConnection, TaxCombination, TaxMapping, User, utcnow
 from portal.models.integration import TAX_CODES
-from portal.services import ServiceError
-from portal.services import audit
+from portal.services import NotFound, ServiceError, audit
 from portal.services.context import ServiceContext
 from portal.services.enablement import ensure_integration_enabled
 from portal.services.environments import fusebill_client
@@ -71,7 +71,7 @@ def format_percent(percent: Decimal | None) -> str:
 
 
 # ------------------------------------------------------------------ reading
-def tax_mapping_needed(connection: QboConnection | None) -> bool:
+def tax_mapping_needed(connection: QboConnection | None) -> TypeGuard[QboConnection]:
     return connection is not None and connection.tax_setup == TAX_CODES
 
 
@@ -95,22 +95,35 @@ def combinations(session: Session, environment: Environment, connection: QboConn
 
 
 def unmapped(session: Session, environment: Environment, connection: QboConnection) -> list[TaxMapping]:
-    """Rules without a QBO tax rate."""
-    return [row for row in mappings(session, environment, connection) if not row.qbo_tax_rate_id]
+    """Rules without a QBO tax rate (rules set to ignore need none)."""
+    return [row for row in mappings(session, environment, connection) if not row.qbo_tax_rate_id and not row.ignored]
+
+
+def ignored_keys(rules: Iterable[TaxMapping]) -> set[str]:
+    return {rule.fusebill_tax_key for rule in rules if rule.ignored}
+
+
+def combination_ignored(key: str, ignored: set[str]) -> bool:
+    """A combination with a rule set to ignore needs no code: its records fail for that rule anyway."""
+    return any(rule in ignored for rule in combination_rule_keys(key))
 
 
 def mapping_problems(session: Session, environment: Environment, connection: QboConnection) -> list[str]:
-    """What is still unmapped, in words (empty: every combination has a code and every rule a rate)."""
+    """What is still unmapped, in words (empty: the zero-rate code is chosen, every combination has a
+    code and every rule a rate, leaving out rules set to ignore and the combinations they are in).
+    No rules found yet is no problem: a company without taxed invoices needs only the zero-rate code."""
     rules = mappings(session, environment, connection)
     combos = combinations(session, environment, connection)
+    ignored = ignored_keys(rules)
     problems = []
     zero = next((row for row in combos if row.rule_keys == NON_TAXABLE), None)
     if zero is None or not zero.qbo_tax_code_id:
         problems.append("no zero-rate tax code chosen for non-taxable charges, credits and write-offs")
-    open_combos = [row.label for row in combos if row.rule_keys != NON_TAXABLE and not row.qbo_tax_code_id]
+    open_combos = [row.label for row in combos
+                   if row.rule_keys != NON_TAXABLE and not row.qbo_tax_code_id and not combination_ignored(row.rule_keys, ignored)]
     if open_combos:
         problems.append(f"no tax code for {_some(open_combos)}")
-    open_rules = [row.fusebill_tax_name for row in rules if not row.qbo_tax_rate_id]
+    open_rules = [row.fusebill_tax_name for row in rules if not row.qbo_tax_rate_id and not row.ignored]
     if open_rules:
         problems.append(f"no tax rate for {_some(open_rules)}")
     return problems
@@ -134,12 +147,14 @@ class TaxMap:
 
     `codes`: combination key (see `combination_key`) → QBO tax code id, mapped combinations only;
     `codes[""]` is the zero-rate code. `rates`: Fusebill rule key → the QBO tax rate of that rule.
+    `ignored`: the keys of the rules set to ignore (a record that carries one is not posted).
     """
 
     codes: Mapping[str, str]
     rates: Mapping[str, TaxRateChoice]
     combination_labels: Mapping[str, str] = field(default_factory=dict)
     rule_names: Mapping[str, str] = field(default_factory=dict)
+    ignored: frozenset[str] = frozenset()
 
     @property
     def zero_rate_code_id(self) -> str | None:
@@ -156,6 +171,9 @@ class TaxMap:
         """Why a record taxed by these rules cannot be posted yet (None: it can), for the event log."""
         keys = combination_rule_keys(combination_key(rule_keys))
         key = combination_key(keys)
+        ignored = [self.rule_names.get(k, k) for k in keys if k in self.ignored]
+        if ignored:
+            return "; ".join(f"tax rule {name} is set to ignore on the Taxes page" for name in ignored) + "."
         reasons = []
         if key not in self.codes:
             if key == NON_TAXABLE:
@@ -181,12 +199,14 @@ def tax_map(session: Session, environment_id: int, realm_id: str) -> TaxMap:
         labels[combo.rule_keys] = combo.label
         if combo.qbo_tax_code_id:
             codes[combo.rule_keys] = combo.qbo_tax_code_id
-    rates, names = {}, {}
+    rates, names, ignored = {}, {}, set()
     for rule in rules:
         names[rule.fusebill_tax_key] = rule.fusebill_tax_name
-        if rule.qbo_tax_rate_id:
+        if rule.ignored:
+            ignored.add(rule.fusebill_tax_key)
+        elif rule.qbo_tax_rate_id:
             rates[rule.fusebill_tax_key] = TaxRateChoice(rule.qbo_tax_rate_id, rule.qbo_tax_rate_name or "", rule.qbo_tax_rate_percent)
-    return TaxMap(codes, rates, labels, names)
+    return TaxMap(codes, rates, labels, names, frozenset(ignored))
 
 
 def qbo_tax_codes(ctx: ServiceContext, connection: QboConnection, session: Session | None = None) -> list[QboTaxCodeRates]:
@@ -209,10 +229,19 @@ class CombinationRow:
     options: tuple[QboTaxCodeRates, ...]
     warning: str | None
     error: str | None
+    ignored_rules: tuple[str, ...] = ()  # names of its rules set to ignore: then it needs no code
 
     @property
     def non_taxable(self) -> bool:
         return self.key == NON_TAXABLE
+
+    @property
+    def ignored(self) -> bool:
+        return bool(self.ignored_rules)
+
+    @property
+    def selected_code(self) -> QboTaxCodeRates | None:
+        return next((code for code in self.options if code.id == self.selected_code_id), None)
 
 
 @dataclass(frozen=True)
@@ -229,11 +258,20 @@ class RuleRow:
     def deletable(self) -> bool:
         return self.rule.source == "manual"
 
+    @property
+    def ignored(self) -> bool:
+        return self.rule.ignored
+
 
 @dataclass(frozen=True)
 class MappingView:
     combinations: tuple[CombinationRow, ...]
     rules: tuple[RuleRow, ...]
+
+    @property
+    def has_warnings(self) -> bool:
+        """Some choice shown does not match its Fusebill percentages (saving it needs a confirmation)."""
+        return any(row.warning for row in self.combinations) or any(row.warning for row in self.rules)
 
 
 def _words(text: str) -> set[str]:
@@ -246,9 +284,10 @@ def _name_score(candidate: str, names: Iterable[str]) -> int:
 
 
 def _rule_percents(rules: Sequence[TaxMapping]) -> tuple[Decimal, ...] | None:
-    if not rules or any(rule.fusebill_tax_rate is None for rule in rules):
+    percents = [rule.fusebill_tax_rate for rule in rules if rule.fusebill_tax_rate is not None]
+    if not rules or len(percents) != len(rules):
         return None
-    return tuple(sorted(_normalise(rule.fusebill_tax_rate) for rule in rules))  # type: ignore[type-var]
+    return tuple(sorted(percent.normalize() for percent in percents))
 
 
 def suggest_code(rules: Sequence[TaxMapping], codes: Sequence[QboTaxCodeRates]) -> QboTaxCodeRates | None:
@@ -323,7 +362,7 @@ def _unique_rates(codes: Iterable[QboTaxCodeRates]) -> tuple[QboTaxRate, ...]:
 
 
 def combination_field(combo: TaxCombination | None, key: str) -> str:
-    return NON_TAXABLE_FIELD if key == NON_TAXABLE else f"code-{combo.id}"  # type: ignore[union-attr]
+    return NON_TAXABLE_FIELD if key == NON_TAXABLE else f"code-{combo.id}"  # type: ignore[union-attr]  # only the zero-rate key may have no row
 
 
 def rule_field(rule: TaxMapping) -> str:
@@ -347,6 +386,7 @@ def mapping_view(
     errors = errors or {}
     by_id = {code.id: code for code in codes}
     rules_by_key = {rule.fusebill_tax_key: rule for rule in rules}
+    ignored = ignored_keys(rules)
     stored = {combo.rule_keys: combo for combo in combos}
     keys = [NON_TAXABLE] + [combo.rule_keys for combo in combos if combo.rule_keys != NON_TAXABLE]
 
@@ -357,6 +397,15 @@ def mapping_view(
         members = [rules_by_key[k] for k in combination_rule_keys(key) if k in rules_by_key]
         label = NON_TAXABLE_LABEL if key == NON_TAXABLE else (combo.label if combo is not None else key)
         name = combination_field(combo, key)
+        if combination_ignored(key, ignored):
+            combo_rows.append(CombinationRow(
+                field=name, key=key, label=label, combination_id=combo.id if combo is not None else None,
+                percents=_rule_percents(members), saved_code_id=combo.qbo_tax_code_id if combo is not None else None,
+                saved_code_name=combo.qbo_tax_code_name if combo is not None else None, selected_code_id="",
+                suggested_code_id=None, options=tuple(codes), warning=None, error=errors.get(name),
+                ignored_rules=tuple(rules_by_key[k].fusebill_tax_name for k in combination_rule_keys(key) if k in ignored),
+            ))
+            continue
         suggestion = suggest_code(members, codes) if len(members) == len(combination_rule_keys(key)) else None
         saved = combo.qbo_tax_code_id if combo is not None else None
         selected = submitted[name] if name in submitted else (saved or (suggestion.id if suggestion else ""))
@@ -373,12 +422,16 @@ def mapping_view(
     all_rates = _unique_rates(codes)
     rule_rows = []
     for rule in rules:
+        if rule.ignored:
+            rule_rows.append(RuleRow(field=rule_field(rule), rule=rule, options=(), selected_rate_id="", suggested_rate_id=None,
+                                     warning=None, error=errors.get(rule_field(rule))))
+            continue
         used = [code_of[key] for key in keys if key != NON_TAXABLE and rule.fusebill_tax_key in combination_rule_keys(key) and key in code_of]
         options = _unique_rates(used) if used else all_rates
         name = rule_field(rule)
-        suggestion = suggest_rate(rule, options, used)
+        rate_suggestion = suggest_rate(rule, options, used)
         saved = rule.qbo_tax_rate_id
-        selected = submitted[name] if name in submitted else (saved or (suggestion.id if suggestion else ""))
+        selected = submitted[name] if name in submitted else (saved or (rate_suggestion.id if rate_suggestion else ""))
         if selected and all(rate.id != selected for rate in options):
             # Keep a saved (or submitted) rate visible even when the codes around it changed.
             extra = next((rate for rate in all_rates if rate.id == selected), None)
@@ -392,11 +445,15 @@ def mapping_view(
         if chosen is not None and outside:
             warning = ((warning + " ") if warning else "") + f"{chosen.name} is not a rate of {', '.join(outside)}."
         rule_rows.append(RuleRow(field=name, rule=rule, options=options, selected_rate_id=selected,
-                                 suggested_rate_id=suggestion.id if suggestion else None, warning=warning, error=errors.get(name)))
+                                 suggested_rate_id=rate_suggestion.id if rate_suggestion else None, warning=warning, error=errors.get(name)))
     return MappingView(tuple(combo_rows), tuple(rule_rows))
 
 
 # ------------------------------------------------------------------ changing
+class NeedsFusebillKey(ServiceError):
+    """Looking for tax rules needs the environment's Fusebill API key, which is not saved yet."""
+
+
 @dataclass(frozen=True)
 class DiscoverOutcome:
     found: int
@@ -433,6 +490,9 @@ def _ensure_combination(session: Session, environment: Environment, connection: 
 def discover_rules(session: Session, ctx: ServiceContext, environment: Environment, connection: QboConnection, actor: User) -> DiscoverOutcome:
     """Read recent Fusebill invoices for tax rules and the combinations they are charged in."""
     ensure_integration_enabled(environment.account)
+    if not environment.fusebill_api_key_ciphertext:
+        raise NeedsFusebillKey(f"Looking for tax rules reads the {environment.kind} Fusebill account's invoices, so it needs that "
+                               "account's Fusebill API key: save it on the Environments page first.")
     client, since = fusebill_client(ctx, environment), environment.sync_start_date
     before_remote_call(session)
     try:
@@ -457,8 +517,8 @@ def discover_rules(session: Session, ctx: ServiceContext, environment: Environme
     combos_added = 0
     for keys in list(found.combinations) + [()]:
         combos_added += _ensure_combination(session, environment, connection, combos, keys, names)
-    for key, row in combos.items():  # names may have changed
-        row.label = _label(combination_rule_keys(key), names)
+    for key, combo in combos.items():  # names may have changed
+        combo.label = _label(combination_rule_keys(key), names)
     audit.record(
         session, "taxes.discovered",
         f"{actor.email} looked for tax rules in Fusebill: {len(found.rules)} rules and {len(found.combinations)} combinations found, "
@@ -479,7 +539,7 @@ def _parse_rate(rate: str) -> Decimal | None:
         raise ServiceError("Give the rate as a number, like 13 or 9.975.", field="rate") from error
     if not percentage.is_finite():
         raise ServiceError("Give the rate as a number, like 13 or 9.975.", field="rate")
-    if not (Decimal(0) <= percentage <= Decimal(100)) or percentage.as_tuple().exponent < -5:  # type: ignore[operator]
+    if not (Decimal(0) <= percentage <= Decimal(100)) or percentage.as_tuple().exponent < -5:  # type: ignore[operator]  # finite: an int exponent
         raise ServiceError("The rate must be between 0 and 100, with at most 5 decimals.", field="rate")
     return percentage
 
@@ -505,7 +565,8 @@ def add_rule(session: Session, environment: Environment, connection: QboConnecti
     _ensure_combination(session, environment, connection, combos, [key], names)
     _ensure_combination(session, environment, connection, combos, [], names)
     audit.record(session, "taxes.rule_added", f"{actor.email} added the tax rule “{name}”", actor=actor,
-                 account_id=environment.account_id, environment=environment.kind, details={"name": name, "rate": str(percentage) if percentage is not None else None})
+                 account_id=environment.account_id, environment=environment.kind,
+                 details={"name": name, "rate": str(percentage) if percentage is not None else None})
     return row
 
 
@@ -514,7 +575,7 @@ def delete_rule(session: Session, environment: Environment, connection: QboConne
     ensure_integration_enabled(environment.account)
     row = next((rule for rule in mappings(session, environment, connection) if rule.id == rule_id), None)
     if row is None:
-        raise ServiceError("That tax rule is not listed any more.")
+        raise NotFound("That tax rule is not listed any more.")
     if row.source != "manual":
         raise ServiceError(f"“{row.fusebill_tax_name}” was found on Fusebill invoices; only rules added by hand can be removed.")
     removed = [combo for combo in combinations(session, environment, connection) if row.fusebill_tax_key in combination_rule_keys(combo.rule_keys)]
@@ -527,28 +588,65 @@ def delete_rule(session: Session, environment: Environment, connection: QboConne
     return row.fusebill_tax_name
 
 
-class TaxMappingErrors(ServiceError):
-    """Some choices were refused; `errors` maps the form field to the message shown next to it."""
+def set_ignored(session: Session, environment: Environment, connection: QboConnection, rule_id: int, ignored: bool, actor: User) -> str:
+    """Set a rule to ignore (it will never be synced: it blocks nothing, and a record that carries it
+    fails with that reason) or back to be mapped; returns its name. Its rate choice is kept either way."""
+    ensure_integration_enabled(environment.account)
+    row = next((rule for rule in mappings(session, environment, connection) if rule.id == rule_id), None)
+    if row is None:
+        raise NotFound("That tax rule is not listed any more.")
+    if row.ignored == ignored:
+        return row.fusebill_tax_name
+    row.ignored_at = utcnow() if ignored else None
+    row.ignored_by_id = actor.id if ignored else None
+    action, verb = (("taxes.rule_ignored", "set the tax rule “{}” to ignore") if ignored
+                    else ("taxes.rule_unignored", "set the tax rule “{}” to be mapped again"))
+    audit.record(session, action, f"{actor.email} {verb.format(row.fusebill_tax_name)}", actor=actor,
+                 account_id=environment.account_id, environment=environment.kind,
+                 details={"name": row.fusebill_tax_name, "key": row.fusebill_tax_key, "realm_id": connection.realm_id})
+    return row.fusebill_tax_name
 
-    def __init__(self, errors: dict[str, str]) -> None:
+
+class TaxMappingErrors(ServiceError):
+    """Some choices were refused; `errors` maps the form field to the message shown next to it.
+    `mismatches` (field → the difference) are choices saved only once the user confirms them."""
+
+    def __init__(self, errors: dict[str, str], mismatches: dict[str, str] | None = None) -> None:
         super().__init__("Some tax choices need attention.")
         self.errors = errors
+        self.mismatches = mismatches or {}
 
 
 def save_mapping(session: Session, ctx: ServiceContext, environment: Environment, connection: QboConnection,
-                 selected: Mapping[str, str], actor: User) -> int:
+                 selected: Mapping[str, str], actor: User, confirm_mismatch: bool = False) -> int:
     """Save the Map taxes form: `selected` maps form fields to choices — `code-<combination id>` and
     `code-none` (the zero-rate code) to a QBO tax code id, `rate-<rule id>` to a QBO tax rate id; ""
     unmaps. Every choice is checked against the company's live codes and rates first; on any error
-    nothing is saved (TaxMappingErrors). Returns how many choices changed."""
+    nothing is saved (TaxMappingErrors). Rules set to ignore, and the combinations they are in, keep
+    what is stored. Returns how many choices changed.
+
+    A changed choice whose percentages differ from Fusebill's (GST 5 % → HST ON 13 %) is saved only
+    with `confirm_mismatch`; without it nothing is saved and `TaxMappingErrors.mismatches` says what
+    differs. Confirm rather than refuse: an accountant can have good reasons (a rate that changed on a
+    date, Fusebill's percentage for a rule the company books on a combined rate), and the tax amounts
+    posted are Fusebill's either way, so the books stay right — only QuickBooks' rate reports would
+    differ. Refusing would leave such a company blocked for good; a silent save is how a typo slips
+    through. So the difference is shown next to the row, the save asks for an explicit tick, and the
+    confirmed differences go into the audit log."""
     ensure_integration_enabled(environment.account)
     codes = {code.id: code for code in qbo_tax_codes(ctx, connection, session)}
     rates = {rate.id: rate for rate in _unique_rates(codes.values())}
-    rules = {rule_field(rule): rule for rule in mappings(session, environment, connection)}
+    all_rules = mappings(session, environment, connection)
+    ignored = ignored_keys(all_rules)
+    rules = {rule_field(rule): rule for rule in all_rules}
     stored = combinations(session, environment, connection)
     combos = {combination_field(combo, combo.rule_keys): combo for combo in stored}
+    selected = {name: value for name, value in selected.items()
+                if not (name in rules and rules[name].ignored)
+                and not (name in combos and combination_ignored(combos[name].rule_keys, ignored))}
     errors: dict[str, str] = {}
     code_choice: dict[str, str] = {}  # combination key → chosen code id (after this save)
+    combo: TaxCombination | None
     for combo in stored:
         code_choice[combo.rule_keys] = combo.qbo_tax_code_id or ""
     for name, value in selected.items():
@@ -569,12 +667,36 @@ def save_mapping(session: Session, ctx: ServiceContext, environment: Environment
             continue
         rule = rules[name]
         used = [codes[code_id] for key, code_id in code_choice.items()
-                if key != NON_TAXABLE and code_id in codes and rule.fusebill_tax_key in combination_rule_keys(key)]
+                if key != NON_TAXABLE and code_id in codes and rule.fusebill_tax_key in combination_rule_keys(key)
+                and not combination_ignored(key, ignored)]
         if used and all(rate.id != value for code in used for rate in code.rates):
             errors[name] = (f"Choose one of the rates of {', '.join(code.name for code in used)}, the code"
                             f"{'s' if len(used) > 1 else ''} used for “{rule.fusebill_tax_name}”.")
     if errors:
         raise TaxMappingErrors(errors)
+
+    rules_by_key = {rule.fusebill_tax_key: rule for rule in all_rules}
+    mismatches: dict[str, str] = {}
+    for name, value in selected.items():
+        if not value:
+            continue
+        if name.startswith("code-"):
+            combo = combos.get(name)
+            key = NON_TAXABLE if name == NON_TAXABLE_FIELD or combo is None else combo.rule_keys
+            if ((combo.qbo_tax_code_id if combo is not None else None) or "") == value:
+                continue
+            members = [rules_by_key[k] for k in combination_rule_keys(key) if k in rules_by_key]
+            label = NON_TAXABLE_LABEL if key == NON_TAXABLE or combo is None else combo.label
+            warning = code_warning(key, label, members, codes[value])
+        else:
+            rule = rules[name]
+            if (rule.qbo_tax_rate_id or "") == value:
+                continue
+            warning = _rate_warning(rule, rates[value])
+        if warning:
+            mismatches[name] = warning
+    if mismatches and not confirm_mismatch:
+        raise TaxMappingErrors({}, mismatches)
 
     now = utcnow()
     changes: dict[str, dict[str, object]] = {}
@@ -611,6 +733,7 @@ def save_mapping(session: Session, ctx: ServiceContext, environment: Environment
         rule.mapped_by_id = actor.id if rate else None
     audit.record(
         session, "taxes.mapped", f"{actor.email} saved the tax mapping ({len(changes)} changed)", actor=actor,
-        account_id=environment.account_id, environment=environment.kind, details={"changes": changes, "realm_id": connection.realm_id},
+        account_id=environment.account_id, environment=environment.kind,
+        details={"changes": changes, "realm_id": connection.realm_id, "mismatches_confirmed": sorted(mismatches.values())},
     )
     return len(changes)

@@ -86,6 +86,11 @@ def pending_key(environment_id: int) -> str:
     return f"fbqbo:webhook:{environment_id}:customers"
 
 
+def retry_key(environment_id: int) -> str:
+    """Customers in the pending set because someone pressed Retry (the run says "retry", not "webhook")."""
+    return f"fbqbo:webhook:{environment_id}:retried"
+
+
 def debounce_key(environment_id: int) -> str:
     return f"fbqbo:webhook:{environment_id}:scheduled"
 
@@ -133,9 +138,27 @@ def receive(session: Session, ctx: ServiceContext, token: str, key_header: str |
     if not ctx.redis.set(_event_key(environment.id, event_id), "1", nx=True, ex=EVENT_TTL):
         log.info("webhook: environment %s: event %s already received (replay or retry)", environment.id, event_id)
         return Answer(200, {"status": "duplicate"})
+    if account.syncs_paused:
+        # Acknowledged and kept, not synced: the customer waits in the pending set, which the resume
+        # flushes (support_console.resume_syncs); the next account-wide run's cursor covers the rest.
+        hold_customers(ctx, environment.id, [str(customer)])
+        log.info("webhook: environment %s: event %s %s for customer %s held: syncs are paused by support", environment.id, event_id,
+                 event_type, customer)
+        return Answer(202, {"status": "held", "reason": "syncs are paused for this account"})
     schedule_customers(ctx, environment.id, [str(customer)])
     log.info("webhook: environment %s: event %s %s for customer %s queued", environment.id, event_id, event_type, customer)
     return Answer(202, {"status": "queued"})
+
+
+def hold_customers(ctx: ServiceContext, environment_id: int, customer_ids: list[str]) -> None:
+    """Add customers to the environment's pending set without scheduling a flush (syncs paused)."""
+    if customer_ids:
+        ctx.redis.sadd(pending_key(environment_id), *customer_ids)
+        ctx.redis.expire(pending_key(environment_id), EVENT_TTL)
+
+
+def held_customers(ctx: ServiceContext, environment_id: int) -> int:
+    return int(ctx.redis.scard(pending_key(environment_id)))
 
 
 def schedule_customers(ctx: ServiceContext, environment_id: int, customer_ids: list[str], delay: float = DEBOUNCE) -> None:

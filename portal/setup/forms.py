@@ -23,6 +23,7 @@ class RelinkForm(FlaskForm):
 
 
 class CreateLedgerAccountForm(FlaskForm):
+    # The pressed "Create this account for me" button's value (it submits the whole ledgers form).
     ledger = HiddenField(validators=[DataRequired("Unknown ledger."), Length(max=32)])
 
 
@@ -81,19 +82,32 @@ class SyncSettingsForm(FlaskForm):
     notification_email = EmailField(
         "Notification email (optional)",
         filters=[strip],
-        validators=[Optional(), Length(max=254, message="An email address is at most 254 characters."), Email("Enter a valid email address, like name@example.com.")],
+        validators=[Optional(), Length(max=254, message="An email address is at most 254 characters."),
+                    Email("Enter a valid email address, like name@example.com.")],
     )
 
 
 class DisconnectForm(FlaskForm):
     company_name = StringField(
-        "Type the company name to confirm",
+        "Type the company name to confirm (letter case doesn't matter)",
         filters=[strip],
         validators=[DataRequired("Type the company name to confirm."), Length(max=255)],
     )
+
+
+def company_name_matches(typed: str | None, company_name: str) -> bool:
+    """The disconnect confirmation's rule, as the page states it: the company name, in any letter case
+    (the same comparison qbo_connection.disconnect makes)."""
+    return (typed or "").strip().casefold() == company_name.strip().casefold()
 
 
 class AddTaxRuleForm(FlaskForm):
     name = StringField("Tax rule name (as on Fusebill invoices)", filters=[strip],
                        validators=[DataRequired("Give the tax rule's name."), Length(max=200, message="At most 200 characters."), no_control_characters])
     rate = StringField("Rate, % (optional)", filters=[strip], validators=[Optional(), Length(max=12, message="Give the rate as a number, like 13 or 9.975.")])
+
+
+class TaxMappingForm(FlaskForm):
+    """The Map taxes form's own fields (its code-/rate- selects are read from the request by name)."""
+
+    confirm_mismatch = BooleanField("I checked the differences shown: save these choices anyway (Fusebill's tax amounts are posted as they are)")

@@ -8,17 +8,21 @@ from __future__ import annotations
 import functools
 from contextlib import nullcontext
 from datetime import timedelta
+from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, session as browser_session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import session as browser_session
 from flask_login import current_user
 
 from portal.clients import ExternalError
 from portal.extensions import db_session, service_context, settings
 from portal.models import Environment
 from portal.models.account import ENVIRONMENTS
-from portal.services import ServiceError
+from portal.services import NotFound, ServiceError
 from portal.services.checklist import setup_status
 from portal.services.environments import (
+    NAME_SEPARATOR,
+    FieldErrors,
     SyncSettingsInput,
     active_environment,
     display_name_preview,
@@ -27,9 +31,10 @@ from portal.services.environments import (
     save_fusebill_key,
     switch_check,
     switch_environment,
+    sync_settings_errors,
     update_sync_settings,
 )
-from portal.services.ledgers import LEDGERS, LedgerErrors, create_ledger_account, load_pickers, required_ledgers, save_choices
+from portal.services.ledgers import LEDGERS, LedgerErrors, create_ledger_account, load_pickers, plain_type, required_ledgers, save_choices
 from portal.services.qbo_connection import (
     AUTO_APPLY_CREDITS_PATH,
     ConnectError,
@@ -43,6 +48,7 @@ from portal.services.qbo_connection import (
 from portal.services.qbo_tokens import refresh_lock, token_health
 from portal.services.taxes import (
     NON_TAXABLE_FIELD,
+    NeedsFusebillKey,
     TaxMappingErrors,
     add_rule,
     combinations,
@@ -52,6 +58,7 @@ from portal.services.taxes import (
     mappings,
     qbo_tax_codes,
     save_mapping,
+    set_ignored,
     tax_mapping_needed,
 )
 from portal.setup.forms import (
@@ -63,21 +70,35 @@ from portal.setup.forms import (
     RelinkForm,
     SwitchEnvironmentForm,
     SyncSettingsForm,
+    TaxMappingForm,
+    company_name_matches,
 )
 
 blueprint = Blueprint("setup", __name__, url_prefix="/setup")
 OAUTH_SESSION_KEY = "qbo_oauth"
 
 
-def _field_error(form, error: ServiceError) -> bool:  # type: ignore[no-untyped-def]
-    """Put a service error next to its field when the form has that field; True when it did."""
-    if error.field and hasattr(form, error.field):
-        getattr(form, error.field).errors = list(getattr(form, error.field).errors) + [error.message]
+def _field_error(form, error: ServiceError | ExternalError) -> bool:
+    """Put a service error next to its field when the form has that field; True when it did (an
+    outside service's error names no field)."""
+    field = error.field if isinstance(error, ServiceError) else None
+    if field and hasattr(form, field):
+        getattr(form, field).errors = list(getattr(form, field).errors) + [error.message]
         return True
     return False
 
 
-def _refresh_connection_facts(database, environment: Environment):  # type: ignore[no-untyped-def]
+def _field_errors(form, errors: dict[str, str]) -> None:
+    """Put every error next to its field, unless the form already found one there (or flash it)."""
+    for name, message in errors.items():
+        target = getattr(form, name, None)
+        if target is None:
+            flash(message, "error")
+        elif not target.errors:
+            target.errors = list(target.errors) + [message]
+
+
+def _refresh_connection_facts(database, environment: Environment):
     """The live connection, its facts refreshed first when due (see qbo_connection.refresh_connection_facts).
 
     The page's own session only reads. When a refresh is due, its read transaction is ended, the
@@ -94,12 +115,12 @@ def _refresh_connection_facts(database, environment: Environment):  # type: igno
     return live_connection(database, environment)
 
 
-def with_connection(view):  # type: ignore[no-untyped-def]
+def with_connection(view):
     """Run `view(database, environment, connection)` only when the active environment has a usable
     QuickBooks connection; otherwise say why and go back to Connect QuickBooks."""
 
     @functools.wraps(view)
-    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def wrapper(*args, **kwargs):
         database = db_session()
         environment = active_environment(database, current_user.account)
         connection = live_connection(database, environment)
@@ -114,7 +135,7 @@ def with_connection(view):  # type: ignore[no-untyped-def]
     return wrapper
 
 
-def _refused(database, error, endpoint: str):  # type: ignore[no-untyped-def]
+def _refused(database, error, endpoint: str):
     """A use case refused: undo its changes, show why, and go back to the page."""
     database.rollback()
     flash(error.message, "error")
@@ -123,7 +144,7 @@ def _refused(database, error, endpoint: str):  # type: ignore[no-untyped-def]
 
 # ------------------------------------------------------------------ overview
 @blueprint.get("/")
-def overview():  # type: ignore[no-untyped-def]
+def overview():
     database = db_session()
     account = current_user.account
     _refresh_connection_facts(database, active_environment(database, account))
@@ -133,7 +154,7 @@ def overview():  # type: ignore[no-untyped-def]
 
 # ------------------------------------------------------------------ connect
 @blueprint.get("/connect")
-def connect():  # type: ignore[no-untyped-def]
+def connect():
     database = db_session()
     environment = active_environment(database, current_user.account)
     connection = _refresh_connection_facts(database, environment)
@@ -145,7 +166,7 @@ def connect():  # type: ignore[no-untyped-def]
 
 
 @blueprint.post("/connect/start")
-def connect_start():  # type: ignore[no-untyped-def]
+def connect_start():
     form = ActionForm()
     if not form.validate_on_submit():
         return redirect(url_for("setup.connect"))
@@ -160,7 +181,7 @@ def connect_start():  # type: ignore[no-untyped-def]
 
 
 @blueprint.get("/connect/callback")
-def connect_callback():  # type: ignore[no-untyped-def]
+def connect_callback():
     database = db_session()
     environment = active_environment(database, current_user.account)
     pending = browser_session.pop(OAUTH_SESSION_KEY, None)  # single use, whatever the outcome
@@ -189,14 +210,13 @@ def connect_callback():  # type: ignore[no-untyped-def]
         flash(f"Reconnected to {connection.company_name}.", "success")
     else:
         flash(f"Connected to {connection.company_name}.", "success")
-    if connection.auto_apply_credit:
-        flash(f"“Automatically apply credits” is on in {connection.company_name}: turn it off before syncing ({AUTO_APPLY_CREDITS_PATH}).", "warning")
+    # "Automatically apply credits" on: the Connect page says so once, in its warning box (setup/_blockers.html).
     return redirect(url_for("setup.connect"))
 
 
 @blueprint.post("/connect/relink")
 @with_connection
-def connect_relink(database, environment, connection):  # type: ignore[no-untyped-def]
+def connect_relink(database, environment, connection):
     form = RelinkForm()
     if not form.validate_on_submit():
         flash("Choose whether to re-link or create new records.", "error")
@@ -208,7 +228,18 @@ def connect_relink(database, environment, connection):  # type: ignore[no-untype
 
 
 # ------------------------------------------------------------------ ledgers
-def _render_ledgers(environment, connection, errors=None, status=200, submitted=None):  # type: ignore[no-untyped-def]
+def _ledger_values(values) -> dict[str, str]:
+    """The `ledger-<key>` picks in a form or query string, by ledger key (only those present)."""
+    return {spec.key: (values.get(f"ledger-{spec.key}") or "").strip()[:32] for spec in LEDGERS if f"ledger-{spec.key}" in values}
+
+
+def _ledgers_url(picked: dict[str, str], anchor: str = "") -> str:
+    """The Choose ledgers page showing these (unsaved) picks again."""
+    values: dict[str, Any] = {f"ledger-{key}": value for key, value in picked.items()}
+    return url_for("setup.ledgers", **values) + (f"#ledger-{anchor}" if anchor else "")
+
+
+def _render_ledgers(environment, connection, errors=None, status=200, submitted=None):
     database = db_session()
     load_error = None
     pickers = []
@@ -216,17 +247,22 @@ def _render_ledgers(environment, connection, errors=None, status=200, submitted=
         pickers = load_pickers(database, service_context(), environment, connection)
     except (ExternalError, ServiceError) as error:
         load_error = error.message
+    submitted = submitted or {}
+    unsaved = [picker.spec.label for picker in pickers if picker.spec.key in submitted
+               and submitted[picker.spec.key] != (picker.chosen.qbo_account_id if picker.chosen else "")]
     return render_template(
         "setup/ledgers.html", environment=environment, connection=connection, pickers=pickers, errors=errors or {},
         required=set(required_ledgers(connection.tax_setup)), load_error=load_error, form=ActionForm(), submitted=submitted,
+        unsaved=[] if errors else unsaved, plain_type=plain_type,
     ), status
 
 
 @blueprint.route("/ledgers", methods=["GET", "POST"])
 @with_connection
-def ledgers(database, environment, connection):  # type: ignore[no-untyped-def]
+def ledgers(database, environment, connection):
     if request.method == "GET":
-        return _render_ledgers(environment, connection)
+        # Picks not saved yet come back in the query string (after "Create this account for me").
+        return _render_ledgers(environment, connection, submitted=_ledger_values(request.args))
     if not ActionForm().validate_on_submit():
         return redirect(url_for("setup.ledgers"))
     selected = {spec.key: (request.form.get(f"ledger-{spec.key}") or "").strip()[:32] for spec in LEDGERS}
@@ -247,24 +283,32 @@ def ledgers(database, environment, connection):  # type: ignore[no-untyped-def]
 
 @blueprint.post("/ledgers/create")
 @with_connection
-def ledgers_create(database, environment, connection):  # type: ignore[no-untyped-def]
+def ledgers_create(database, environment, connection):
+    """"Create this account for me": the button submits the whole ledgers form here, so the picks not
+    saved yet in the other pickers come back on the page (in the redirect's query string)."""
     form = CreateLedgerAccountForm()
+    picked = _ledger_values(request.form)
     if not form.validate_on_submit():
         flash("Unknown ledger.", "error")
-        return redirect(url_for("setup.ledgers"))
+        return redirect(_ledgers_url(picked))
     try:
         made = create_ledger_account(database, service_context(), environment, connection, form.ledger.data, current_user)
     except (ServiceError, ExternalError) as error:
-        return _refused(database, error, "setup.ledgers")
+        database.rollback()
+        flash(error.message, "error")
+        return redirect(_ledgers_url(picked, form.ledger.data))
     database.commit()
-    flash(f"“{made.account.name}” ({made.account.account_type}) is ready in QuickBooks and chosen.", "success")
+    flash(f"“{made.account.name}” ({plain_type(made.account.account_type, made.account.account_subtype)}) is ready in QuickBooks and chosen.", "success")
     if made.warning:
         flash(made.warning, "warning")
-    return redirect(url_for("setup.ledgers") + f"#ledger-{form.ledger.data}")
+    if picked:
+        picked[form.ledger.data] = made.account.id
+    return redirect(_ledgers_url(picked, form.ledger.data))
 
 
 # ------------------------------------------------------------------ taxes
-def _render_taxes(environment, connection, errors=None, add_form=None, status=200, submitted=None):  # type: ignore[no-untyped-def]
+def _render_taxes(environment, connection, errors=None, add_form=None, status=200, submitted=None,
+                  mismatches=None, mapping_form=None):
     database = db_session()
     codes, load_error = [], None
     needed = tax_mapping_needed(connection)
@@ -278,11 +322,12 @@ def _render_taxes(environment, connection, errors=None, add_form=None, status=20
     return render_template(
         "setup/taxes.html", environment=environment, connection=connection, needed=needed, view=view, codes=codes,
         errors=errors or {}, load_error=load_error, form=ActionForm(), add_form=add_form or AddTaxRuleForm(formdata=None),
-        non_taxable_field=NON_TAXABLE_FIELD,
+        non_taxable_field=NON_TAXABLE_FIELD, mismatches=mismatches or {}, mapping_form=mapping_form or TaxMappingForm(formdata=None),
+        key_saved=bool(environment.fusebill_api_key_ciphertext),
     ), status
 
 
-def _tax_choices(form) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _tax_choices(form) -> dict[str, str]:
     """The `code-<id>`, `code-none` and `rate-<id>` fields of the Map taxes form."""
     selected = {}
     for key, value in form.items():
@@ -296,17 +341,20 @@ def _tax_choices(form) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 @blueprint.route("/taxes", methods=["GET", "POST"])
 @with_connection
-def taxes(database, environment, connection):  # type: ignore[no-untyped-def]
+def taxes(database, environment, connection):
     if request.method == "GET":
         return _render_taxes(environment, connection)
-    if not ActionForm().validate_on_submit():
+    form = TaxMappingForm()
+    if not form.validate_on_submit():
         return redirect(url_for("setup.taxes"))
     selected = _tax_choices(request.form)
     try:
-        changed = save_mapping(database, service_context(), environment, connection, selected, current_user)
+        changed = save_mapping(database, service_context(), environment, connection, selected, current_user,
+                               confirm_mismatch=bool(form.confirm_mismatch.data))
     except TaxMappingErrors as error:
         database.rollback()
-        return _render_taxes(environment, connection, errors=error.errors, status=400, submitted=selected)
+        return _render_taxes(environment, connection, errors=error.errors, status=400, submitted=selected,
+                             mismatches=error.mismatches, mapping_form=form)
     except (ServiceError, ExternalError) as error:
         return _refused(database, error, "setup.taxes")
     database.commit()
@@ -316,11 +364,15 @@ def taxes(database, environment, connection):  # type: ignore[no-untyped-def]
 
 @blueprint.post("/taxes/discover")
 @with_connection
-def taxes_discover(database, environment, connection):  # type: ignore[no-untyped-def]
+def taxes_discover(database, environment, connection):
     if not ActionForm().validate_on_submit():
         return redirect(url_for("setup.taxes"))
     try:
         outcome = discover_rules(database, service_context(), environment, connection, current_user)
+    except NeedsFusebillKey as error:  # the page says so too, with the link to where the key is entered
+        database.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("setup.taxes") + "#discover")
     except ServiceError as error:
         return _refused(database, error, "setup.taxes")
     database.commit()
@@ -333,7 +385,7 @@ def taxes_discover(database, environment, connection):  # type: ignore[no-untype
 
 @blueprint.post("/taxes/add")
 @with_connection
-def taxes_add(database, environment, connection):  # type: ignore[no-untyped-def]
+def taxes_add(database, environment, connection):
     form = AddTaxRuleForm()
     if form.validate_on_submit():
         try:
@@ -351,11 +403,13 @@ def taxes_add(database, environment, connection):  # type: ignore[no-untyped-def
 
 @blueprint.post("/taxes/rules/<int:rule_id>/delete")
 @with_connection
-def taxes_delete_rule(database, environment, connection, rule_id: int):  # type: ignore[no-untyped-def]
+def taxes_delete_rule(database, environment, connection, rule_id: int):
     if not ActionForm().validate_on_submit():
         return redirect(url_for("setup.taxes"))
     try:
         name = delete_rule(database, environment, connection, rule_id, current_user)
+    except NotFound:
+        abort(404)  # not this company's rule (or gone): the same answer for both
     except ServiceError as error:
         return _refused(database, error, "setup.taxes")
     database.commit()
@@ -363,12 +417,48 @@ def taxes_delete_rule(database, environment, connection, rule_id: int):  # type:
     return redirect(url_for("setup.taxes"))
 
 
+@blueprint.post("/taxes/rules/<int:rule_id>/ignore")
+@with_connection
+def taxes_ignore_rule(database, environment, connection, rule_id: int):
+    return _set_ignored(database, environment, connection, rule_id, True)
+
+
+@blueprint.post("/taxes/rules/<int:rule_id>/unignore")
+@with_connection
+def taxes_unignore_rule(database, environment, connection, rule_id: int):
+    return _set_ignored(database, environment, connection, rule_id, False)
+
+
+def _set_ignored(database, environment, connection, rule_id: int, ignored: bool):
+    if not ActionForm().validate_on_submit():
+        return redirect(url_for("setup.taxes"))
+    try:
+        name = set_ignored(database, environment, connection, rule_id, ignored, current_user)
+    except NotFound:
+        abort(404)
+    except ServiceError as error:
+        return _refused(database, error, "setup.taxes")
+    database.commit()
+    if ignored:
+        flash(f"Tax rule “{name}” is set to ignore: it blocks nothing, and a record that carries it fails with that reason.", "success")
+    else:
+        flash(f"Tax rule “{name}” is to be mapped again: choose its tax code and rate.", "success")
+    return redirect(url_for("setup.taxes"))
+
+
 # ------------------------------------------------------------------ environment
+def _key_form(kind: str, **kwargs) -> FusebillKeyForm:
+    """The Fusebill key form of one environment, labelled with it ("Sandbox Fusebill API key")."""
+    form = FusebillKeyForm(prefix=f"key-{kind}", **kwargs)
+    form.api_key.label.text = f"{kind.capitalize()} Fusebill API key"
+    return form
+
+
 def _key_forms() -> dict[str, FusebillKeyForm]:
-    return {kind: FusebillKeyForm(formdata=None, environment=kind, prefix=f"key-{kind}") for kind in ENVIRONMENTS}
+    return {kind: _key_form(kind, formdata=None, environment=kind) for kind in ENVIRONMENTS}
 
 
-def _webhook_endpoints(database, environments):  # type: ignore[no-untyped-def]
+def _webhook_endpoints(database, environments):
     """Per environment, the webhook URL and key to paste into Fusebill (made when its key is saved)."""
     from portal.services.webhooks import webhook_secrets
 
@@ -377,7 +467,7 @@ def _webhook_endpoints(database, environments):  # type: ignore[no-untyped-def]
     return {kind: {"url": secret.url(ctx.settings.base_url), "key": secret.key} for kind, secret in made.items() if secret}
 
 
-def _render_environment(key_forms=None, switch_form=None, status=200):  # type: ignore[no-untyped-def]
+def _render_environment(key_forms=None, switch_form=None, status=200):
     database = db_session()
     account = current_user.account
     environments = {kind: get_environment(database, account, kind) for kind in ENVIRONMENTS}
@@ -393,16 +483,16 @@ def _render_environment(key_forms=None, switch_form=None, status=200):  # type: 
 
 
 @blueprint.get("/environment")
-def environment():  # type: ignore[no-untyped-def]
+def environment():
     return _render_environment()
 
 
 @blueprint.post("/environment/fusebill-key/<kind>")
-def environment_key(kind: str):  # type: ignore[no-untyped-def]
+def environment_key(kind: str):
     if kind not in ENVIRONMENTS:
         return _render_environment(status=404)
     database = db_session()
-    form = FusebillKeyForm(prefix=f"key-{kind}")
+    form = _key_form(kind)
     forms = _key_forms()
     forms[kind] = form
     if form.validate_on_submit():
@@ -424,13 +514,19 @@ def environment_key(kind: str):  # type: ignore[no-untyped-def]
 
 
 @blueprint.post("/environment/switch")
-def environment_switch():  # type: ignore[no-untyped-def]
+def environment_switch():
     database = db_session()
     form = SwitchEnvironmentForm()
-    if form.validate_on_submit():
+    if not form.validate_on_submit():
+        if not form.confirm.data:  # said together with the form's own errors, not after them
+            _field_errors(form, {"confirm": "Tick the box to confirm the switch."})
+    else:
         try:
             switch_environment(database, current_user.account, form.target.data, current_user,
                                confirmed=bool(form.confirm.data), override_reason=form.override_reason.data or "")
+        except FieldErrors as errors:
+            database.rollback()
+            _field_errors(form, errors.errors)
         except ServiceError as error:
             database.rollback()
             if not _field_error(form, error):
@@ -444,7 +540,7 @@ def environment_switch():  # type: ignore[no-untyped-def]
 
 # ------------------------------------------------------------------ sync settings
 @blueprint.route("/settings", methods=["GET", "POST"])
-def sync_settings():  # type: ignore[no-untyped-def]
+def sync_settings():
     database = db_session()
     environment = active_environment(database, current_user.account)
     if request.method == "GET":
@@ -457,19 +553,27 @@ def sync_settings():  # type: ignore[no-untyped-def]
             schedule=environment.schedule,
             notification_email=environment.notification_email or "",
         )
-        return render_template("setup/settings.html", environment=environment, form=form, preview=display_name_preview(environment.display_name_parts))
+        return render_template("setup/settings.html", environment=environment, form=form, preview=display_name_preview(environment.display_name_parts),
+                               name_separator=NAME_SEPARATOR)
     form = SyncSettingsForm()
-    if form.validate_on_submit():
-        data = SyncSettingsInput(
-            display_name_parts=list(form.display_name_parts.data or []),
-            update_display_names=form.update_display_names.data == "yes",
-            new_customers=form.new_customers.data,
-            sync_start_date=form.sync_start_date.data,
-            schedule=form.schedule.data,
-            notification_email=form.notification_email.data or "",
-        )
+    valid = form.validate_on_submit()
+    data = SyncSettingsInput(
+        display_name_parts=list(form.display_name_parts.data or []),
+        update_display_names=form.update_display_names.data == "yes",
+        new_customers=form.new_customers.data,
+        sync_start_date=form.sync_start_date.data,
+        schedule=form.schedule.data,
+        notification_email=form.notification_email.data or "",
+    )
+    # The form's checks and the service's rules together, so every error shows in one round.
+    problems = sync_settings_errors(data)
+    _field_errors(form, problems)
+    if valid and not problems:
         try:
             update_sync_settings(database, environment, data, current_user)
+        except FieldErrors as errors:
+            database.rollback()
+            _field_errors(form, errors.errors)
         except ServiceError as error:
             database.rollback()
             if not _field_error(form, error):
@@ -479,12 +583,12 @@ def sync_settings():  # type: ignore[no-untyped-def]
             flash(f"Sync settings for the {environment.kind} environment saved.", "success")
             return redirect(url_for("setup.sync_settings"))
     return render_template("setup/settings.html", environment=environment, form=form,
-                           preview=display_name_preview(list(form.display_name_parts.data or []) or ["company_name"])), 400
+                           preview=display_name_preview(list(form.display_name_parts.data or [])), name_separator=NAME_SEPARATOR), 400
 
 
 # ------------------------------------------------------------------ disconnect
 @blueprint.route("/disconnect", methods=["GET", "POST"])
-def disconnect_page():  # type: ignore[no-untyped-def]
+def disconnect_page():
     database = db_session()
     environment = active_environment(database, current_user.account)
     connection = live_connection(database, environment)
@@ -492,7 +596,10 @@ def disconnect_page():  # type: ignore[no-untyped-def]
         flash(f"The {environment.kind} environment is not connected to QuickBooks.", "info")
         return redirect(url_for("setup.connect"))
     form = DisconnectForm()
-    if request.method == "POST" and form.validate_on_submit():
+    if request.method == "POST" and form.validate_on_submit() and not company_name_matches(form.company_name.data, connection.company_name):
+        # The rule the page states (and the service applies): the name, whatever its letter case.
+        form.company_name.errors = [f"That is not the company name. Type “{connection.company_name}” (letter case doesn't matter)."]
+    elif request.method == "POST" and not form.errors:
         ctx = service_context()
         try:
             with refresh_lock(ctx, connection.id):  # no token refresh may write into the row we disconnect

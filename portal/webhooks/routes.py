@@ -14,7 +14,7 @@ blueprint = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
 
 @blueprint.post("/fusebill/<token>")
-def fusebill(token: str):  # type: ignore[no-untyped-def]
+def fusebill(token: str):
     database = db_session()
     answer = receive(database, service_context(), token[:128], request.headers.get(KEY_HEADER), request.get_data(cache=False))
     database.rollback()  # receive writes nothing to the database (Redis only)

@@ -22,14 +22,7 @@ from emulators.qbo import QboEmulatorConfig
 from emulators.qbo.testing import running_emulator
 from tests.contract.conftest import connect_emulator
 from tests.contract.target import QboTarget, ref
-
-
-def raised(exception_type, call, *args, **kwargs) -> QuickbooksException:
-    """Run `call` and return the exception, asserting its exact class (not a subclass)."""
-    with pytest.raises(QuickbooksException) as caught:
-        call(*args, **kwargs)
-    assert type(caught.value) is exception_type, f"{type(caught.value).__name__}: {caught.value}"
-    return caught.value
+from tests.support.helpers import raised
 
 
 def test_6240_duplicate_display_name(qbo_target: QboTarget):

@@ -18,7 +18,7 @@ from quickbooks.objects.payment import Payment
 from quickbooks.objects.vendor import Vendor
 
 from tests.contract.target import QboTarget
-from tests.contract.test_errors import raised
+from tests.support.helpers import raised
 
 
 def not_queryable(error: QuickbooksException, name: str) -> None:

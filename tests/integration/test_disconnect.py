@@ -22,7 +22,7 @@ def test_disconnect_warns_about_duplicates_and_needs_the_company_name(enabled, s
     assert "Every link between Fusebill records and QuickBooks records" in page and "duplicates" in page
     wrong = post_form(enabled.client, "/setup/disconnect", "/setup/disconnect", {"company_name": "Careless Co"})
     assert wrong.status_code == 400
-    assert 'data-field="company_name">Type the company name exactly as shown (Careful Co)' in wrong.get_data(as_text=True)
+    assert 'data-field="company_name">That is not the company name. Type “Careful Co” (letter case doesn&#39;t matter).' in wrong.get_data(as_text=True)
     empty = post_form(enabled.client, "/setup/disconnect", "/setup/disconnect", {"company_name": "  "})
     assert empty.status_code == 400 and 'data-field="company_name">' in empty.get_data(as_text=True)
     assert live(session, enabled.account) is not None
@@ -84,3 +84,16 @@ def test_a_new_company_after_disconnect_is_not_offered_relinking(enabled, sessio
     connect(enabled.client, qbo, realm_id=qbo.create_company(name="New Co"))
     assert live(session, enabled.account).previous_connection_id is None
     assert 'data-test="relink-offer"' not in enabled.client.get("/setup/connect").get_data(as_text=True)
+
+
+def test_disconnect_with_redis_down_says_so_and_changes_nothing(enabled, session, qbo, app):
+    """The token lock cannot be taken (an outside-service error, with no form field): the page says
+    why instead of answering 500, and the connection stays."""
+    connect(enabled.client, qbo, realm_id=qbo.create_company(name="Lockless Co"))
+    app.extensions["portal.settings"] = app.extensions["portal.settings"].with_overrides(redis_url="redis://127.0.0.1:9/0")
+    app.extensions.pop("portal.redis", None)
+    response = post_form(enabled.client, "/setup/disconnect", "/setup/disconnect", {"company_name": "Lockless Co"})
+    assert response.status_code == 400
+    assert "The token lock (Redis) is unavailable; try again shortly." in response.get_data(as_text=True)
+    session.expire_all()
+    assert live(session, enabled.account) is not None

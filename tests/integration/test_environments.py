@@ -7,16 +7,16 @@ from sqlalchemy import select, text
 
 from portal.models import Account, AuditEvent, Environment, SyncLink, SyncRun
 from tests.integration.conftest import connect, live
-from tests.integration.test_taxes import _save_key
 from tests.portal_fixtures import post_form
+from tests.support.helpers import save_key
 
 
 def test_a_fusebill_key_is_checked_against_fusebill_and_stored_encrypted(enabled, session, fusebill_staging):
-    bad = _save_key(enabled.client, "bm90LWEta2V5")
+    bad = save_key(enabled.client, "bm90LWEta2V5")
     assert bad.status_code == 400
     assert 'data-field="key-sandbox-api_key">Fusebill (staging) did not accept this API key' in bad.get_data(as_text=True)
     api_key = fusebill_staging.create_account("sandbox")
-    assert _save_key(enabled.client, api_key).status_code == 302
+    assert save_key(enabled.client, api_key).status_code == 302
     environment = session.scalar(select(Environment).where(Environment.kind == "sandbox"))
     session.refresh(environment)
     assert environment.fusebill_key_verified_at is not None and environment.fusebill_api_key_hint == api_key[-4:]
@@ -30,14 +30,14 @@ def test_a_fusebill_key_is_checked_against_fusebill_and_stored_encrypted(enabled
 
 def test_a_production_key_is_checked_against_fusebill_production(enabled, fusebill_staging, fusebill_production):
     staging_key = fusebill_staging.create_account("sandbox")
-    refused = _save_key(enabled.client, staging_key, kind="production")  # a staging key is unknown to production
+    refused = save_key(enabled.client, staging_key, kind="production")  # a staging key is unknown to production
     assert refused.status_code == 400 and "Fusebill (production) did not accept" in refused.get_data(as_text=True)
-    assert _save_key(enabled.client, fusebill_production.create_account("live"), kind="production").status_code == 302
+    assert save_key(enabled.client, fusebill_production.create_account("live"), kind="production").status_code == 302
 
 
 def test_unreachable_fusebill_is_reported_and_nothing_saved(enabled, session, settings_overrides, app):
     app.extensions["portal.settings"] = app.extensions["portal.settings"].with_overrides(fusebill_staging_url="http://127.0.0.1:9/v1")
-    response = _save_key(enabled.client, "c29tZS1rZXk=")
+    response = save_key(enabled.client, "c29tZS1rZXk=")
     assert response.status_code == 400
     assert "Could not check the key: Could not reach Fusebill" in response.get_data(as_text=True)
     assert session.scalar(select(Environment.fusebill_api_key_ciphertext).where(Environment.kind == "sandbox")) is None
@@ -112,7 +112,7 @@ def test_sync_settings_are_saved_per_environment_and_audited(enabled, session):
     event = session.scalar(select(AuditEvent).where(AuditEvent.action == "settings.updated"))
     assert event.details["changed"]["schedule"] == {"from": "off", "to": "hourly"}
     page = enabled.client.get("/setup/settings").get_data(as_text=True)
-    assert "Acme Ltd Doe (FB-100156)" in page
+    assert "Acme Ltd — Doe (FB-100156)" in page
     enabled.client.get("/setup/environment")  # both environments exist from here
     production = session.scalar(select(Environment).where(Environment.account_id == enabled.account.id, Environment.kind == "production"))
     session.refresh(production)

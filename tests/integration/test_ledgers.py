@@ -3,41 +3,24 @@ from __future__ import annotations
 
 import re
 
-import requests
 from sqlalchemy import select
 
 from portal.models import AuditEvent, LedgerChoice, ManagedItem
 from tests.integration.conftest import connect, live
 from tests.portal_fixtures import post_form
+from tests.support.helpers import qbo_api, qbo_query
 
 REQUIRED_US = ["deferred_revenue", "sales_tax_payable", "payments_deposit", "refunds", "credits", "write_offs"]
 
 
-def _api(qbo, realm, method, path, **kwargs):
-    tokens = qbo.tokens(realm)
-    response = requests.request(method, f"{qbo.api_base}/company/{realm}/{path}", headers={"Authorization": f"Bearer {tokens['access_token']}", "Accept": "application/json"},
-                                params={"minorversion": 75}, timeout=30, **kwargs)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def _query(qbo, realm, statement):
-    response = requests.post(
-        f"{qbo.api_base}/company/{realm}/query", data=statement, params={"minorversion": 75}, timeout=30,
-        headers={"Authorization": f"Bearer {qbo.tokens(realm)['access_token']}", "Content-Type": "application/text", "Accept": "application/json"},
-    )
-    assert response.status_code == 200, response.text
-    return response.json()["QueryResponse"]
-
-
 def _deactivate_all_but(qbo, realm, keep: int = 0):
     """Make every account inactive except the first `keep` (in Id order), through the API (batch)."""
-    rows = _query(qbo, realm, "SELECT * FROM Account WHERE Active = true MAXRESULTS 1000").get("Account", [])
+    rows = qbo_query(qbo, realm, "SELECT * FROM Account WHERE Active = true MAXRESULTS 1000").get("Account", [])
     rows = sorted(rows, key=lambda r: int(r["Id"]))[keep:]
     for start in range(0, len(rows), 30):
         items = [{"bId": str(i), "operation": "update", "Account": {"Id": r["Id"], "SyncToken": r["SyncToken"], "Name": r["Name"], "sparse": True, "Active": False}}
                  for i, r in enumerate(rows[start:start + 30])]
-        result = _api(qbo, realm, "POST", "batch", json={"BatchItemRequest": items})
+        result = qbo_api(qbo, realm, "POST", "batch", json={"BatchItemRequest": items})
         faults = [item for item in result["BatchItemResponse"] if "Fault" in item]
         assert not faults, faults
 
@@ -61,38 +44,62 @@ def test_zero_active_accounts_offers_to_create_each_one(enabled, session, qbo):
     assert set(choices) == set(REQUIRED_US)
     assert (choices["deferred_revenue"].qbo_account_type, choices["deferred_revenue"].qbo_account_subtype) == ("Other Current Liability", "DeferredRevenue")
     assert (choices["write_offs"].qbo_account_type, choices["write_offs"].qbo_account_subtype) == ("Expense", "BadDebts")
-    created = _query(qbo, realm, "SELECT * FROM Account WHERE Name = 'Fusebill Deferred Revenue'")["Account"]
+    created = qbo_query(qbo, realm, "SELECT * FROM Account WHERE Name = 'Fusebill Deferred Revenue'")["Account"]
     assert len(created) == 1
     # creating twice does not make a second account
     post_form(enabled.client, "/setup/ledgers", "/setup/ledgers/create", {"ledger": "deferred_revenue"})
-    assert len(_query(qbo, realm, "SELECT * FROM Account WHERE Name = 'Fusebill Deferred Revenue'")["Account"]) == 1
+    assert len(qbo_query(qbo, realm, "SELECT * FROM Account WHERE Name = 'Fusebill Deferred Revenue'")["Account"]) == 1
     assert 'data-step="ledgers" data-state="done"' in enabled.client.get("/setup/").get_data(as_text=True)
     items = {row.item_key: row for row in session.scalars(select(ManagedItem))}
     assert set(items) == {"charges", "taxes", "credits", "charge_reversals", "write_offs"}
-    charges = _api(qbo, realm, "GET", f"item/{items['charges'].qbo_item_id}")["Item"]
+    charges = qbo_api(qbo, realm, "GET", f"item/{items['charges'].qbo_item_id}")["Item"]
     assert charges["Name"] == "Fusebill Charges" and charges["Type"] == "Service"
     assert charges["IncomeAccountRef"]["value"] == choices["deferred_revenue"].qbo_account_id
     # charge reversals have no ledger of their own: their item posts to Deferred Revenue
-    reversals = _api(qbo, realm, "GET", f"item/{items['charge_reversals'].qbo_item_id}")["Item"]
+    reversals = qbo_api(qbo, realm, "GET", f"item/{items['charge_reversals'].qbo_item_id}")["Item"]
     assert reversals["IncomeAccountRef"]["value"] == choices["deferred_revenue"].qbo_account_id
 
 
-def test_one_active_account_is_offered_everywhere_and_a_refused_item_saves_nothing(enabled, session, qbo):
-    realm = qbo.create_company(name="One Account Co")
+def test_accounts_receivable_is_never_offered_nor_accepted(enabled, session, qbo):
+    realm = qbo.create_company(name="Receivables Only Co")
     _deactivate_all_but(qbo, realm, keep=1)
-    only = _query(qbo, realm, "SELECT * FROM Account WHERE Active = true")["Account"]
+    only = qbo_query(qbo, realm, "SELECT * FROM Account WHERE Active = true")["Account"]
     assert len(only) == 1 and only[0]["AccountType"] == "Accounts Receivable"
     connect(enabled.client, qbo, realm_id=realm)
     page = enabled.client.get("/setup/ledgers").get_data(as_text=True)
+    # QuickBooks refuses A/R as an item's account: it is not offered, and the page offers to create each ledger
+    assert 'data-test="no-accounts"' in page
     for ledger in REQUIRED_US + ["charge_reversals"]:
-        assert _options(page, ledger) == [only[0]["Id"]]
-    # Choosing A/R everywhere is allowed by the picker (warned), but QuickBooks will not let an item post to A/R:
-    # the refusal is shown next to the ledger whose item failed, and nothing is saved.
+        assert _options(page, ledger) == []
+    # A hand-made form naming it is refused next to each ledger, before anything reaches QuickBooks.
     response = post_form(enabled.client, "/setup/ledgers", "/setup/ledgers", {f"ledger-{k}": only[0]["Id"] for k in REQUIRED_US})
     assert response.status_code == 400
     body = response.get_data(as_text=True)
-    assert 'data-field="ledger-deferred_revenue">QuickBooks refused to use “Accounts Receivable (A/R)” for the “Fusebill Charges” item' in body
+    for ledger in REQUIRED_US:
+        assert f'data-field="ledger-{ledger}">“Accounts Receivable (A/R)” is an Accounts Receivable account: QuickBooks does not let' in body
     assert session.scalar(select(LedgerChoice)) is None
+    assert session.scalar(select(ManagedItem)) is None
+    assert "Item" not in qbo_query(qbo, realm, "SELECT * FROM Item WHERE Name LIKE 'Fusebill%' AND Active IN (true, false)")
+
+
+def test_every_usable_account_is_offered_everywhere_and_a_refused_item_saves_nothing(enabled, session, qbo):
+    realm = qbo.create_company(name="Two Accounts Co")
+    _deactivate_all_but(qbo, realm, keep=3)  # A/R, Undeposited Funds, Checking
+    usable = [row for row in qbo_query(qbo, realm, "SELECT * FROM Account WHERE Active = true")["Account"] if row["AccountType"] != "Accounts Receivable"]
+    assert sorted(row["Name"] for row in usable) == ["Checking", "Undeposited Funds"]
+    # QuickBooks already has an item of that name that is not a service: the "Fusebill Credits" item cannot be made.
+    qbo_api(qbo, realm, "POST", "item", json={"Name": "Fusebill Credits", "Type": "Category"})
+    connect(enabled.client, qbo, realm_id=realm)
+    page = enabled.client.get("/setup/ledgers").get_data(as_text=True)
+    for ledger in REQUIRED_US + ["charge_reversals"]:
+        assert sorted(_options(page, ledger)) == sorted(row["Id"] for row in usable)  # unusual ones too, flagged, never hidden
+    checking = next(row["Id"] for row in usable if row["Name"] == "Checking")
+    response = post_form(enabled.client, "/setup/ledgers", "/setup/ledgers", {f"ledger-{k}": checking for k in REQUIRED_US})
+    assert response.status_code == 400
+    body = response.get_data(as_text=True)
+    assert 'data-field="ledger-credits">QuickBooks refused to use “Checking” for the “Fusebill Credits” item' in body
+    assert session.scalar(select(LedgerChoice)) is None
+    assert session.scalar(select(ManagedItem)) is None
 
 
 def test_1500_accounts_are_all_listed_recommended_first(enabled, session, qbo):
@@ -102,8 +109,10 @@ def test_1500_accounts_are_all_listed_recommended_first(enabled, session, qbo):
     connect(enabled.client, qbo, realm_id=realm)
     page = enabled.client.get("/setup/ledgers").get_data(as_text=True)
     options = _options(page, "deferred_revenue")
-    total = _query(qbo, realm, "SELECT COUNT(*) FROM Account WHERE Active = true")["totalCount"]
-    assert total > 1500 and len(options) == total  # paged past QBO's 1,000-row limit
+    total = qbo_query(qbo, realm, "SELECT COUNT(*) FROM Account WHERE Active = true")["totalCount"]
+    receivable_payable = qbo_query(qbo, realm, "SELECT COUNT(*) FROM Account WHERE Active = true AND AccountType IN ('Accounts Receivable', 'Accounts Payable')")["totalCount"]
+    assert receivable_payable == 2  # never offered: QuickBooks refuses them for items
+    assert total > 1500 and len(options) == total - receivable_payable  # paged past QBO's 1,000-row limit
     recommended = page.split('name="ledger-deferred_revenue"', 1)[1].split('label="Recommended"', 1)[1].split("</optgroup>", 1)[0]
     assert "Deferred Subscription Revenue" in recommended
     assert "Expense bucket 1500" in page
@@ -112,7 +121,7 @@ def test_1500_accounts_are_all_listed_recommended_first(enabled, session, qbo):
 def test_required_ledgers_missing_are_explained_next_to_each_field(enabled, session, qbo):
     realm = qbo.create_company(name="Half Done Co")
     connect(enabled.client, qbo, realm_id=realm)
-    accounts = _query(qbo, realm, "SELECT * FROM Account WHERE AccountType = 'Bank'")["Account"]
+    accounts = qbo_query(qbo, realm, "SELECT * FROM Account WHERE AccountType = 'Bank'")["Account"]
     response = post_form(enabled.client, "/setup/ledgers", "/setup/ledgers", {"ledger-refunds": accounts[0]["Id"], "ledger-credits": "999999"})
     assert response.status_code == 400
     body = response.get_data(as_text=True)
@@ -134,18 +143,18 @@ def test_changing_a_ledger_updates_its_item_and_is_audited(enabled, session, qbo
         {"Name": "Credits Given", "AccountType": "Income", "AccountSubType": "DiscountsRefundsGiven"},
     ])
     connect(enabled.client, qbo, realm_id=realm)
-    ids = {row["Name"]: row["Id"] for row in _query(qbo, realm, "SELECT * FROM Account MAXRESULTS 1000")["Account"]}
+    ids = {row["Name"]: row["Id"] for row in qbo_query(qbo, realm, "SELECT * FROM Account MAXRESULTS 1000")["Account"]}
     form = {"ledger-deferred_revenue": ids["Deferred A"], "ledger-sales_tax_payable": ids["Tax Liability"], "ledger-payments_deposit": ids["Undeposited Funds"],
             "ledger-refunds": ids["Checking"], "ledger-credits": ids["Credits Given"], "ledger-write_offs": ids["Bad Debts"]}
     assert post_form(enabled.client, "/setup/ledgers", "/setup/ledgers", form).status_code == 302
     item_id = session.scalar(select(ManagedItem).where(ManagedItem.item_key == "charges")).qbo_item_id
-    first = _api(qbo, realm, "GET", f"item/{item_id}")["Item"]
+    first = qbo_api(qbo, realm, "GET", f"item/{item_id}")["Item"]
     assert first["IncomeAccountRef"]["value"] == ids["Deferred A"]
     form["ledger-deferred_revenue"] = ids["Deferred B"]
     assert post_form(enabled.client, "/setup/ledgers", "/setup/ledgers", form).status_code == 302
-    second = _api(qbo, realm, "GET", f"item/{item_id}")["Item"]
+    second = qbo_api(qbo, realm, "GET", f"item/{item_id}")["Item"]
     assert second["IncomeAccountRef"]["value"] == ids["Deferred B"] and int(second["SyncToken"]) == int(first["SyncToken"]) + 1
-    assert len(_query(qbo, realm, "SELECT * FROM Item WHERE Name = 'Fusebill Charges'")["Item"]) == 1
+    assert len(qbo_query(qbo, realm, "SELECT * FROM Item WHERE Name = 'Fusebill Charges'")["Item"]) == 1
     events = session.scalars(select(AuditEvent).where(AuditEvent.action == "ledgers.chosen").order_by(AuditEvent.id)).all()
     assert events[-1].details["changes"]["deferred_revenue"] == {"from": "Deferred A", "to": "Deferred B"}
     assert live(session, enabled.account) is not None

@@ -4,37 +4,20 @@ from __future__ import annotations
 
 import time
 import uuid
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 from redis import Redis
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 
 from portal.migrate import upgrade
 from portal.models import QboConnection
 from portal.services.accounts import create_account, create_user
 from tests.integration.conftest import connect, live
-from tests.integration.test_taxes import _save_key
 from tests.portal_fixtures import TEST_PASSWORD, fresh_database, sign_in
+from tests.support.helpers import save_key, writes_recorded
 
 SETUP_PAGES = ("/setup/", "/setup/connect", "/setup/ledgers", "/setup/taxes", "/setup/environment", "/setup/settings", "/setup/disconnect")
-
-
-@contextmanager
-def writes_recorded(engine):
-    """Every INSERT / UPDATE / DELETE sent to the database inside the block (committed or not)."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        if statement.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
-            seen.append(statement.split("\n", 1)[0][:120])
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 @pytest.fixture
@@ -68,7 +51,7 @@ def test_a_get_of_any_setup_page_writes_nothing(admin_client, session, qbo, fuse
     realm = qbo.create_company(name="Read Only Co", country="CA", home_currency="CAD", tax="codes")
     connect(client, qbo, realm_id=realm)
     with writes_recorded(engine) as saving:
-        assert _save_key(client, fusebill_staging.create_account("sandbox")).status_code == 302
+        assert save_key(client, fusebill_staging.create_account("sandbox")).status_code == 302
     assert saving  # (the recorder sees a POST's writes)
     with writes_recorded(engine) as after_connect:
         for page in SETUP_PAGES:

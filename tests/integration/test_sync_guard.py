@@ -9,8 +9,8 @@ from portal.models import Account
 from portal.services import NotAllowed
 from portal.services.checklist import ensure_sync_can_start, sync_blockers
 from tests.integration.conftest import connect, live
-from tests.integration.test_taxes import _save_key
 from tests.portal_fixtures import post_form
+from tests.support.helpers import save_key
 
 
 def test_disabled_account_cannot_start(session, make_account):
@@ -27,7 +27,7 @@ def test_every_missing_step_is_named_until_ready(enabled, session, qbo, fusebill
     connect(enabled.client, qbo, realm_id=realm)
     for ledger in ("deferred_revenue", "sales_tax_payable", "payments_deposit", "refunds", "credits", "write_offs"):
         post_form(enabled.client, "/setup/ledgers", "/setup/ledgers/create", {"ledger": ledger})
-    _save_key(enabled.client, fusebill_staging.create_account("sandbox"))
+    save_key(enabled.client, fusebill_staging.create_account("sandbox"))
     post_form(enabled.client, "/setup/settings", "/setup/settings", {"display_name_parts": ["company_name"], "update_display_names": "yes",
                                                                     "new_customers": "create", "sync_start_date": "2025-01-01", "schedule": "off"})
     session.expire_all()

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from jobs.queues import SYNC
 from portal.models import AuditEvent, SyncRun, utcnow
 from tests.integration.conftest import connect
-from tests.integration.test_taxes import _save_key
 from tests.portal_fixtures import post_form
+from tests.support.helpers import save_key
 
 LEDGERS = ("deferred_revenue", "sales_tax_payable", "payments_deposit", "refunds", "credits", "write_offs")
 
@@ -29,7 +29,7 @@ def ready(enabled, qbo, fusebill_staging):
     connect(enabled.client, qbo, realm_id=realm)
     for ledger in LEDGERS:
         post_form(enabled.client, "/setup/ledgers", "/setup/ledgers/create", {"ledger": ledger})
-    _save_key(enabled.client, fusebill_staging.create_account("sandbox"))
+    save_key(enabled.client, fusebill_staging.create_account("sandbox"))
     post_form(enabled.client, "/setup/settings", "/setup/settings", {"display_name_parts": ["company_name"], "update_display_names": "yes",
                                                                     "new_customers": "create", "sync_start_date": "2025-01-01", "schedule": "off"})
     return enabled

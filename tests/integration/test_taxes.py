@@ -3,7 +3,6 @@ each rule → one of that code's rates, and the zero-rate code for non-taxable r
 from __future__ import annotations
 
 from decimal import Decimal
-from html.parser import HTMLParser
 
 from sqlalchemy import select
 
@@ -11,51 +10,7 @@ from portal.models import AuditEvent, TaxCombination, TaxMapping
 from portal.services.taxes import combination_key, tax_map
 from tests.integration.conftest import connect
 from tests.portal_fixtures import post_form
-
-
-class _Selects(HTMLParser):
-    """The page's <select>s: name → (selected value, [(value, label)])."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.selects: dict[str, dict] = {}
-        self._current: str | None = None
-        self._option: list | None = None
-
-    def handle_starttag(self, tag, attrs):  # type: ignore[no-untyped-def]
-        attributes = dict(attrs)
-        if tag == "select":
-            self._current = attributes["name"]
-            self.selects[self._current] = {"selected": "", "options": []}
-        elif tag == "option" and self._current is not None:
-            self._option = [attributes.get("value", ""), ""]
-            if "selected" in attributes:
-                self.selects[self._current]["selected"] = attributes.get("value", "")
-
-    def handle_data(self, data):  # type: ignore[no-untyped-def]
-        if self._option is not None:
-            self._option[1] += data
-
-    def handle_endtag(self, tag):  # type: ignore[no-untyped-def]
-        if tag == "option" and self._option is not None and self._current is not None:
-            self.selects[self._current]["options"].append((self._option[0], self._option[1].strip()))
-            self._option = None
-        elif tag == "select":
-            self._current = None
-
-
-def selects(page: str) -> dict[str, dict]:
-    parser = _Selects()
-    parser.feed(page)
-    return parser.selects
-
-
-def option_for(select: dict, starts_with: str) -> str:
-    return next(value for value, label in select["options"] if value and label.startswith(starts_with))
-
-
-def _save_key(client, api_key, kind="sandbox"):
-    return post_form(client, "/setup/environment", f"/setup/environment/fusebill-key/{kind}", {f"key-{kind}-environment": kind, f"key-{kind}-api_key": api_key})
+from tests.support.helpers import option_for, save_key, selects
 
 
 def _canadian_company(enabled, qbo, fusebill_staging, name="Maple Tax Co"):
@@ -63,7 +18,7 @@ def _canadian_company(enabled, qbo, fusebill_staging, name="Maple Tax Co"):
     connect(enabled.client, qbo, realm_id=realm)
     api_key = fusebill_staging.create_account("sandbox")
     fusebill_staging.seed(api_key, customers=40, seed=7, currency_weights={"CAD": 1})
-    assert _save_key(enabled.client, api_key).status_code == 302
+    assert save_key(enabled.client, api_key).status_code == 302
     return realm
 
 
@@ -109,6 +64,7 @@ def test_combinations_map_to_codes_and_rules_to_rates_suggested_by_percentage(en
             form[name] = option_for(fields[name], "GST (")  # no combined code in this company yet: the GST code
     unmapped_rule = f"rate-{rules['QST'].id}"
     form[unmapped_rule] = ""
+    form["confirm_mismatch"] = "y"  # the GST code for GST + QST differs from Fusebill's percentages: confirmed
     assert post_form(enabled.client, "/setup/taxes", "/setup/taxes", form).status_code == 302
     overview = enabled.client.get("/setup/").get_data(as_text=True)
     step = overview[overview.find('data-step="taxes"'):][:1500]
@@ -163,12 +119,13 @@ def test_a_mismatched_choice_is_saved_with_a_warning_and_an_unknown_one_refused_
     assert response.status_code == 400
     assert f'data-field="rate-{rule.id}">Choose one of the rates of GST' in response.get_data(as_text=True)
 
-    # GST 5 % mapped to the HST code and rate: allowed, with the mismatch spelled out.
-    first = post_form(enabled.client, "/setup/taxes", "/setup/taxes", {f"code-{combo.id}": hst_code})
+    # GST 5 % mapped to the HST code and rate: allowed once confirmed, with the mismatch spelled out.
+    first = post_form(enabled.client, "/setup/taxes", "/setup/taxes", {f"code-{combo.id}": hst_code, "confirm_mismatch": "y"})
     assert first.status_code == 302
     fields = selects(enabled.client.get("/setup/taxes").get_data(as_text=True))
     hst_rate = option_for(fields[f"rate-{rule.id}"], "HST ON")
-    assert post_form(enabled.client, "/setup/taxes", "/setup/taxes", {f"code-{combo.id}": hst_code, f"rate-{rule.id}": hst_rate}).status_code == 302
+    assert post_form(enabled.client, "/setup/taxes", "/setup/taxes",
+                     {f"code-{combo.id}": hst_code, f"rate-{rule.id}": hst_rate, "confirm_mismatch": "y"}).status_code == 302
     page = enabled.client.get("/setup/taxes").get_data(as_text=True)
     assert f'data-warning="code-{combo.id}"' in page and "do not match GST (5 %)" in page
     assert "GST 5 % → HST ON 13 %" in page

@@ -25,19 +25,25 @@ ACCOUNTS = [
 def test_recommended_accounts_come_first_best_fit_first():
     pickers = {p.spec.key: p for p in build_pickers(ACCOUNTS, {})}
     deferred = pickers["deferred_revenue"]
-    assert [a.name for a in deferred.recommended] == ["Deferred Revenue", "Customer Deposits"]
-    assert {a.name for a in deferred.others} == {"Checking", "Accounts Receivable (A/R)", "Undeposited Funds", "Services", "Bad Debts"}
+    # a generic liability ("Customer Deposits") says nothing about deferred revenue: not recommended
+    assert [a.name for a in deferred.recommended] == ["Deferred Revenue"]
+    assert {a.name for a in deferred.others} == {"Checking", "Customer Deposits", "Undeposited Funds", "Services", "Bad Debts"}
     assert pickers["payments_deposit"].recommended[0].name == "Undeposited Funds"
     assert pickers["write_offs"].recommended[0].name == "Bad Debts"
-    # every account is offered for every ledger: unusual ones are warned about, never hidden
-    assert all(len(p.recommended) + len(p.others) == len(ACCOUNTS) for p in pickers.values())
+    # every account a ledger may use is offered for every ledger: unusual ones are warned about, never
+    # hidden; Accounts Receivable is never offered (QuickBooks refuses it for an item)
+    assert all(len(p.recommended) + len(p.others) == len(ACCOUNTS) - 1 for p in pickers.values())
+    assert all("Accounts Receivable (A/R)" not in [a.name for a in p.recommended + p.others] for p in pickers.values())
 
 
-def test_unusual_choice_is_warned_about_and_ar_strongly():
+def test_unusual_choice_is_warned_about_in_plain_words_and_ar_strongly():
     spec = LEDGERS_BY_KEY["deferred_revenue"]
     assert unusual_type_warning(spec, ACCOUNTS[3]) == ""
-    assert "unusual for Deferred Revenue" in unusual_type_warning(spec, ACCOUNTS[5])
-    assert "double-count customer balances" in unusual_type_warning(spec, ACCOUNTS[1])
+    warning = unusual_type_warning(spec, ACCOUNTS[5])
+    assert warning == ("“Services” (Income — service/fee income) is unusual for Deferred Revenue. "
+                       "Recommended: Other current liability — deferred revenue.")
+    assert "QuickBooks does not let the Fusebill items post there" in unusual_type_warning(spec, ACCOUNTS[1])
+    assert "an Accounts Receivable account" in unusual_type_warning(spec, ACCOUNTS[1])
 
 
 def test_chosen_account_that_disappeared_is_flagged():
@@ -60,3 +66,6 @@ def test_display_name_always_carries_the_fusebill_id():
     assert display_name_preview(["company_name"]) == "Acme Ltd (FB-100156)"
     assert display_name_preview(["first_name", "last_name"]) == "Jane Doe (FB-100156)"
     assert display_name_preview(["company_name", "last_name"], company="") == "Doe (FB-100156)"
+    # the company and the person are kept apart by a separator
+    assert display_name_preview(["company_name", "last_name"]) == "Acme Ltd — Doe (FB-100156)"
+    assert display_name_preview(["last_name", "first_name", "company_name"]) == "Acme Ltd — Jane Doe (FB-100156)"

@@ -18,7 +18,8 @@ def test_every_post_without_csrf_token_answers_400(app, client, make_account, ad
     """Signed in with the role each route needs, a POST without a token is refused with 400."""
     enabled_admin = admin_of(make_account(enabled=True))
     disabled_admin = admin_of(make_account(enabled=False))
-    users = {"support": support_user, "setup": enabled_admin, "sync": enabled_admin, "landing": disabled_admin, "auth": enabled_admin}
+    users = {"support": support_user, "setup": enabled_admin, "sync": enabled_admin, "matching": enabled_admin, "reports": enabled_admin,
+             "landing": disabled_admin, "auth": enabled_admin}
     routes = list(_post_routes(app))
     assert len(routes) >= 4
     for endpoint, url in routes:

@@ -94,7 +94,7 @@ def test_every_route_of_the_portal_is_classified(app):
             unclassified.append(rule.endpoint)
     assert unclassified == []
     blueprints = set(app.blueprints)
-    assert blueprints == {"auth", "landing", "setup", "support"} | (blueprints & {"sync", "webhooks"}), blueprints
+    assert blueprints == {"auth", "landing", "setup", "support", "sync", "webhooks", "matching", "reports"} | (blueprints & {"devmail"}), blueprints
     # The one public blueprint: Fusebill calls it, each request authenticated by its URL token and key.
     assert classification("webhooks.fusebill", "webhooks") == "public"
 
@@ -108,15 +108,15 @@ def test_the_future_sync_pages_are_for_enabled_admins():
 def test_a_blueprint_nobody_classified_is_refused_to_everyone(app, client, make_account, admin_of, support_user):
     from flask import Blueprint
 
-    reports = Blueprint("reports", __name__, url_prefix="/reports")
-    reports.add_url_rule("/", "index", lambda: "secret report", methods=["GET", "POST"])
-    app.register_blueprint(reports)
+    unplaced = Blueprint("unplaced", __name__, url_prefix="/unplaced")
+    unplaced.add_url_rule("/", "index", lambda: "secret report", methods=["GET", "POST"])
+    app.register_blueprint(unplaced)
 
-    anonymous = client.get("/reports/")
+    anonymous = client.get("/unplaced/")
     assert anonymous.status_code == 403 and "secret report" not in anonymous.get_data(as_text=True)
-    assert client.post("/reports/").status_code in (400, 403)  # CSRF or the gate, never through
+    assert client.post("/unplaced/").status_code in (400, 403)  # CSRF or the gate, never through
     sign_in(client, admin_of(make_account(enabled=True)))
-    assert client.get("/reports/").status_code == 403
+    assert client.get("/unplaced/").status_code == 403
     other = app.test_client()
     sign_in(other, support_user)
-    assert other.get("/reports/").status_code == 403
+    assert other.get("/unplaced/").status_code == 403

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from jobs.sync.mapping.common import ZERO, MappingContext, MappingError, Waiting, before_start, day, fmt, money
@@ -20,12 +21,36 @@ from jobs.sync.mapping.customer import DRAFT, is_synced_status, map_customer
 from jobs.sync.mapping.invoice import invoice_total, map_invoice
 from jobs.sync.mapping.payments import link_line, map_application, map_ar_journal, map_payment
 from jobs.sync.model import (
-    CREDIT, CREDIT_NOTE, CUSTOMER, DEBIT, INVOICE, PAYMENT, REFUND, STATE_FAILED, STATE_PENDING, STATE_SKIPPED,
-    WRITE_OFF, CustomerPlan, Doc, Key, Verdict,
+    CREDIT,
+    CREDIT_NOTE,
+    CUSTOMER,
+    DEBIT,
+    INVOICE,
+    PAYMENT,
+    REFUND,
+    STATE_FAILED,
+    STATE_PENDING,
+    STATE_SKIPPED,
+    WRITE_OFF,
+    CustomerPlan,
+    Doc,
+    Key,
+    Verdict,
 )
 
 COLLECT, REFUND_TYPE, SUCCESSFUL = "Collect", "Refund", "Successful"
 AR_CREDIT, AR_DEBIT, AR_WRITE_OFF = "Credit", "Debit", "WriteOff"
+NOT_SYNCED_BY_CHOICE = "Not synced: chosen on the Customers page"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The admin's choice for a customer on the Customers page (portal.models.matching): "create"
+    (even under "don't create"), "link" (the link to the chosen QBO customer is made before
+    planning) or "dont_sync". `problem` says why a chosen link could not be made."""
+
+    choice: str
+    problem: str = ""
 
 
 @dataclass
@@ -38,6 +63,33 @@ class CustomerData:
     ar_activities: list[dict[str, Any]] = field(default_factory=list)
     credit_notes: list[dict[str, Any]] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # A record listed twice (it changed between two pages of a listing, or Fusebill repeated it)
+        # is one record: keep its latest version, so it is planned, written and counted once.
+        self.invoices = _unique(self.invoices, lambda r: r.get("id"))
+        self.payment_activities = _unique(self.payment_activities, lambda r: (r.get("transaction") or {}).get("id")
+                                          if isinstance(r.get("transaction"), dict) else None)
+        self.ar_activities = _unique(self.ar_activities, lambda r: r.get("id"))
+        self.credit_notes = _unique(self.credit_notes, lambda r: r.get("id"))
+
+
+def _unique(records: list[dict[str, Any]], id_of) -> list[dict[str, Any]]:
+    """Records by id, the latest `modifiedTimestamp` (else the last listed) winning; order kept."""
+    chosen: dict[Any, int] = {}
+    kept: list[dict[str, Any] | None] = []
+    for record in records:
+        ident = id_of(record) if isinstance(record, dict) else None
+        if ident is None or str(ident) not in chosen:
+            if ident is not None:
+                chosen[str(ident)] = len(kept)
+            kept.append(record)
+            continue
+        index = chosen[str(ident)]
+        previous = kept[index]
+        if str(record.get("modifiedTimestamp") or "") >= str((previous or {}).get("modifiedTimestamp") or ""):
+            kept[index] = record
+    return [record for record in kept if record is not None]
+
 
 @dataclass
 class _Target:
@@ -49,8 +101,9 @@ class _Target:
 
 
 class _Planner:
-    def __init__(self, ctx: MappingContext, data: CustomerData, customer_linked: bool) -> None:
+    def __init__(self, ctx: MappingContext, data: CustomerData, customer_linked: bool, decision: Decision | None = None) -> None:
         self.ctx = ctx
+        self.decision = decision
         self.data = data
         self.customer_id = str(data.customer["id"])
         self.currency = str(data.customer.get("currency") or ctx.home_currency).upper()
@@ -68,7 +121,7 @@ class _Planner:
     def verdict(self, record: Key, state: str, reason: str, hint: str = "") -> None:
         self.plan.verdicts.append(Verdict(record, self.customer_id, self.plan.labels.get(record, record.marker), state, reason, hint))
 
-    def guarded(self, record: Key, build) -> list[Doc] | None:  # type: ignore[no-untyped-def]
+    def guarded(self, record: Key, build) -> list[Doc] | None:
         try:
             docs = build()
         except _Skip as skip:
@@ -93,14 +146,24 @@ class _Planner:
     def run(self) -> CustomerPlan:
         customer = self.data.customer
         record = Key(CUSTOMER, self.customer_id)
-        self.label(record, f"Customer {customer.get('companyName') or ' '.join(filter(None, (customer.get('firstName'), customer.get('lastName'))))} ({self.customer_id})")
+        name = customer.get('companyName') or ' '.join(filter(None, (customer.get('firstName'), customer.get('lastName'))))
+        self.label(record, f"Customer {name} ({self.customer_id})")
         records = self.all_records()
         if str(customer.get("status") or "") == DRAFT or not is_synced_status(customer):
             for key in [record, *records]:
                 self.verdict(key, STATE_SKIPPED, "draft customer: never synced" if str(customer.get("status")) == DRAFT else
                              f"customer status {customer.get('status')!r} is not synced")
             return self.plan
-        if not self.ctx.create_new_customers and not self.customer_linked:
+        choice = self.decision.choice if self.decision is not None else ""
+        if choice == "dont_sync":
+            for key in [record, *records]:
+                self.verdict(key, STATE_SKIPPED, NOT_SYNCED_BY_CHOICE)
+            return self.plan
+        if self.decision is not None and self.decision.problem:
+            for key in [record, *records]:
+                self.verdict(key, STATE_FAILED, self.decision.problem, "Choose again on the Customers page.")
+            return self.plan
+        if not self.ctx.create_new_customers and not self.customer_linked and choice != "create":
             for key in [record, *records]:
                 self.verdict(key, STATE_SKIPPED, "waiting for a decision: new customers are not created (setting “don't create”)",
                              "Choose create or link for this customer, or change the setting.")
@@ -168,7 +231,7 @@ class _Planner:
                 self.blocked[invoice_id] = "skipped"
                 self.verdict(record, STATE_SKIPPED, f"posted {posted}, before the sync start date {self.ctx.start_date}")
                 continue
-            docs = self.guarded(record, lambda: [map_invoice(self.ctx, invoice, self.customer_id, self.currency)])
+            docs = self.guarded(record, lambda: [map_invoice(self.ctx, invoice, self.customer_id, self.currency)])  # noqa: B023  # called at once
             if docs is None:
                 self.blocked[invoice_id] = f"invoice {invoice.get('invoiceNumber') or invoice_id} is not synced"
                 continue
@@ -215,6 +278,8 @@ class _Planner:
         for activity in activities:
             transaction = activity["transaction"]
             kind = self.activity_kind(activity)
+            if kind is None:  # never: the list above holds only payments and refunds
+                continue
             record = Key(kind, str(transaction["id"]))
             self.label(record, f"{'Payment' if kind == PAYMENT else 'Refund'} {transaction['id']}")
             try:
@@ -226,9 +291,9 @@ class _Planner:
                 self.verdict(record, STATE_SKIPPED, f"dated {when}, before the sync start date {self.ctx.start_date}")
                 continue
             if kind == PAYMENT:
-                self.guarded(record, lambda: self.payment(record, transaction, when))
+                self.guarded(record, partial(self.payment, record, transaction, when))
             else:
-                self.guarded(record, lambda: self.refund(record, transaction, when))
+                self.guarded(record, partial(self.refund, record, transaction, when))
 
     def payment(self, record: Key, transaction: dict[str, Any], when: str) -> list[Doc]:
         what = f"payment {record.fusebill_id}"
@@ -280,7 +345,7 @@ class _Planner:
         for credit_id, entry in credits.items():
             record = Key(CREDIT, credit_id)
             self.label(record, f"Credit {credit_id}")
-            docs = self.guarded(record, lambda: self.credit(record, entry, taken_back))
+            docs = self.guarded(record, partial(self.credit, record, entry, taken_back))
             if docs is not None:
                 synced_credits[credit_id] = [d.key for d in docs]
         skipped = {v.record.fusebill_id: v.reason for v in self.plan.verdicts if v.record.entity_type == CREDIT and v.state == STATE_SKIPPED}
@@ -291,7 +356,7 @@ class _Planner:
             if original in skipped:  # the credit it reverses is not synced on purpose: neither is it
                 self.verdict(record, STATE_SKIPPED, f"reverses credit {original}, which is not synced: {skipped[original]}")
                 continue
-            self.guarded(record, lambda: self.debit(record, debit, synced_credits))
+            self.guarded(record, partial(self.debit, record, debit, synced_credits))
 
     def credit(self, record: Key, entry: dict[str, Any], taken_back: dict[tuple[str, str], Decimal]) -> list[Doc]:
         what = f"credit {record.fusebill_id}"
@@ -349,7 +414,7 @@ class _Planner:
         for note in sorted(self.data.credit_notes, key=lambda n: (str(n.get("effectiveTimestamp")), int(n["id"]))):
             record = Key(CREDIT_NOTE, str(note["id"]))
             self.label(record, f"Charge reversal {note.get('creditNotesNumber') or note['id']}")
-            self.guarded(record, lambda: self.credit_note(record, note))
+            self.guarded(record, partial(self.credit_note, record, note))
 
     def credit_note(self, record: Key, note: dict[str, Any]) -> list[Doc]:
         what = f"charge reversal {note.get('creditNotesNumber') or record.fusebill_id}"
@@ -371,7 +436,7 @@ class _Planner:
                 continue
             record = Key(WRITE_OFF, str(entry["id"]))
             self.label(record, f"Write-off {entry['id']}")
-            self.guarded(record, lambda: self.write_off(record, entry))
+            self.guarded(record, partial(self.write_off, record, entry))
 
     def write_off(self, record: Key, entry: dict[str, Any]) -> list[Doc]:
         what = f"write-off {record.fusebill_id}"
@@ -393,5 +458,26 @@ class _Skip(Waiting):
     """Not synced on purpose (before the start date, its invoice skipped): recorded as skipped."""
 
 
-def plan_customer(ctx: MappingContext, data: CustomerData, customer_linked: bool = False) -> CustomerPlan:
-    return _Planner(ctx, data, customer_linked).run()
+def record_keys(data: CustomerData) -> list[Key]:
+    """Every record of the customer that carries an id, read tolerantly (for data the planner could not read)."""
+    def ident(record: Any) -> str | None:
+        value = record.get("id") if isinstance(record, dict) else None
+        return None if value is None or value == "" else str(value)
+
+    keys = [Key(INVOICE, i) for i in map(ident, data.invoices) if i]
+    for activity in data.payment_activities:
+        kind = _Planner.activity_kind(activity) if isinstance(activity, dict) else None
+        found = ident(activity.get("transaction")) if kind else None
+        if kind and found:
+            keys.append(Key(kind, found))
+    for entry in data.ar_activities:
+        kind = {AR_CREDIT: CREDIT, AR_DEBIT: DEBIT, AR_WRITE_OFF: WRITE_OFF}.get(str(entry.get("transactionType"))) if isinstance(entry, dict) else None
+        found = ident(entry) if kind else None
+        if kind and found:
+            keys.append(Key(kind, found))
+    keys += [Key(CREDIT_NOTE, n) for n in map(ident, data.credit_notes) if n]
+    return list(dict.fromkeys(keys))
+
+
+def plan_customer(ctx: MappingContext, data: CustomerData, customer_linked: bool = False, decision: Decision | None = None) -> CustomerPlan:
+    return _Planner(ctx, data, customer_linked, decision).run()

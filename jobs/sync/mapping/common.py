@@ -36,10 +36,12 @@ class Waiting(ValueError):
 @dataclass(frozen=True)
 class TaxPlan:
     """Non-US tax codes: combination of Fusebill rule keys ("" = non-taxable) -> QBO tax code id;
-    Fusebill rule key -> (QBO tax rate id, percent)."""
+    Fusebill rule key -> (QBO tax rate id, percent); `ignored`: rule key -> name of the rules set to
+    ignore on the Map taxes step (a record that carries one fails with that reason)."""
 
     codes: dict[str, str] = field(default_factory=dict)
     rates: dict[str, tuple[str, Decimal | None]] = field(default_factory=dict)
+    ignored: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -73,9 +75,13 @@ def money(value: Any, currency: str, what: str) -> Decimal:
     if not amount.is_finite():
         raise MappingError(f"{what}: the amount {value!r} is not a number")
     places = digits(currency)
-    if amount != amount.quantize(Decimal(1).scaleb(-places)):
+    try:
+        rounded = amount.quantize(Decimal(1).scaleb(-places))
+    except InvalidOperation as error:  # more digits than any ledger holds (e.g. 1e30)
+        raise MappingError(f"{what}: the amount {value!r} is too large to post") from error
+    if amount != rounded:
         raise MappingError(f"{what}: {amount} {currency} has more than {places} decimals, which {currency} does not have")
-    return amount.quantize(Decimal(1).scaleb(-places))
+    return rounded
 
 
 def fmt(amount: Decimal) -> str:
@@ -125,11 +131,16 @@ def check_currency(ctx: MappingContext, currency: str) -> None:
         )
 
 
+def printable(value: Any, limit: int) -> str:
+    """Text as QBO should store it: control and format characters (e.g. right-to-left overrides) become
+    spaces, whitespace is collapsed, and it is cut to `limit`."""
+    text = "".join(ch if ch.isprintable() else " " for ch in str(value if value is not None else ""))
+    return " ".join(text.split())[:limit].strip()
+
+
 def clean_text(value: Any, limit: int) -> str:
-    """Printable text for QBO names: control characters and ':' removed, whitespace collapsed, cut."""
-    text = "".join(ch if ch.isprintable() else " " for ch in str(value or ""))
-    text = " ".join(text.replace(":", " ").split())
-    return text[:limit].strip()
+    """Printable text for QBO names, without ':' (QBO's sub-customer separator)."""
+    return printable(str(value or "").replace(":", " "), limit)
 
 
 def sales_line(amount: Decimal, item_id: str, description: str, tax_code: str | None) -> dict[str, Any]:
@@ -140,4 +151,5 @@ def sales_line(amount: Decimal, item_id: str, description: str, tax_code: str | 
 
 
 def private_note(marker: str, text: str = "") -> str:
+    text = printable(text, PRIVATE_NOTE_LIMIT)
     return (marker + (f" · {text}" if text else ""))[:PRIVATE_NOTE_LIMIT]

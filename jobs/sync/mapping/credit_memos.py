@@ -4,7 +4,19 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from jobs.sync.mapping.common import DOC_NUMBER_LIMIT, ZERO, MappingContext, MappingError, currency_fields, customer_ref, day, money, private_note, sales_line
+from jobs.sync.mapping.common import (
+    DOC_NUMBER_LIMIT,
+    ZERO,
+    MappingContext,
+    MappingError,
+    currency_fields,
+    customer_ref,
+    day,
+    money,
+    printable,
+    private_note,
+    sales_line,
+)
 from jobs.sync.mapping.taxes import sales_lines, tax_amounts, untaxed_code
 from jobs.sync.model import CREDIT, CREDIT_NOTE, WRITE_OFF, Doc, Key
 
@@ -71,5 +83,5 @@ def map_credit_note(ctx: MappingContext, note: dict[str, Any], customer_id: str,
     doc = _memo(ctx, Key(CREDIT_NOTE, str(note["id"])), customer_id, currency, when, lines,
                 f"Fusebill charge reversal {number} of invoice {note.get('invoiceNumber')}", tax_fields)
     if number:
-        doc.payload["DocNumber"] = number[:DOC_NUMBER_LIMIT]
+        doc.payload["DocNumber"] = printable(number, DOC_NUMBER_LIMIT)
     return doc

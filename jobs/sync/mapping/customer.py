@@ -20,21 +20,25 @@ def is_synced_status(customer: dict[str, Any]) -> bool:
     return str(customer.get("status") or "") in ACTIVATED
 
 
+NAME_SEPARATOR = " — "  # between the company and the person (the settings page's example shows the same)
+
+
 def display_name(ctx: MappingContext, customer: dict[str, Any]) -> str:
-    """The Data Map's name (default: company name, else first + last) plus the Fusebill id, e.g.
-    "Acme Ltd (FB-100156)": unique by construction, ':' removed, cut to QBO's 100 characters."""
+    """The Data Map's name plus the Fusebill id, e.g. "Acme Ltd (FB-100156)" (default: company name) or
+    "Acme Ltd — Jane Doe (FB-100156)": the company, then first and last name, kept apart by
+    NAME_SEPARATOR; with nothing chosen present, first + last (else the company). Unique by
+    construction, ':' removed, cut to QBO's 100 characters."""
     suffix = f" (FB-{customer['id']})"
-    parts = []
-    for part in ctx.display_name_parts:
-        if part == "company_name" and customer.get("companyName"):
-            parts.append(customer["companyName"])
-        elif part == "first_name" and customer.get("firstName"):
-            parts.append(customer["firstName"])
-        elif part == "last_name" and customer.get("lastName"):
-            parts.append(customer["lastName"])
-    if not parts:
-        parts = [p for p in (customer.get("firstName"), customer.get("lastName")) if p] or [customer.get("companyName") or "Customer"]
-    name = clean_text(" ".join(str(p) for p in parts), NAME_LIMIT - len(suffix)) or "Customer"
+    parts = ctx.display_name_parts
+    person = " ".join(str(customer[source]) for part, source in (("first_name", "firstName"), ("last_name", "lastName"))
+                      if part in parts and customer.get(source))
+    company = str(customer["companyName"]) if "company_name" in parts and customer.get("companyName") else ""
+    chosen = [text for text in (clean_text(company, NAME_LIMIT), clean_text(person, NAME_LIMIT)) if text]
+    if chosen:
+        name = NAME_SEPARATOR.join(chosen)
+    else:
+        name = " ".join(str(p) for p in (customer.get("firstName"), customer.get("lastName")) if p) or str(customer.get("companyName") or "")
+    name = clean_text(name, NAME_LIMIT - len(suffix)) or "Customer"
     return name + suffix
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from jobs.sync.mapping.common import DOC_NUMBER_LIMIT, ZERO, MappingContext, MappingError, currency_fields, customer_ref, day, money, private_note
+from jobs.sync.mapping.common import DOC_NUMBER_LIMIT, ZERO, MappingContext, MappingError, currency_fields, customer_ref, day, money, printable, private_note
 from jobs.sync.mapping.taxes import sales_lines, tax_amounts
 from jobs.sync.model import INVOICE, Doc, Key
 
@@ -42,7 +42,7 @@ def map_invoice(ctx: MappingContext, invoice: dict[str, Any], customer_id: str, 
         **tax_fields,
         **currency_fields(ctx, currency, posted),
     }
-    number = str(invoice.get("invoiceNumber") or "")[:DOC_NUMBER_LIMIT]
+    number = printable(invoice.get("invoiceNumber") or "", DOC_NUMBER_LIMIT)
     if number:
         payload["DocNumber"] = number
     return Doc(key, "Invoice", payload, customer_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from jobs.sync.mapping.common import MappingContext, currency_fields, customer_ref, fmt, private_note, ref
+from jobs.sync.mapping.common import MappingContext, currency_fields, customer_ref, fmt, printable, private_note, ref
 from jobs.sync.model import ArAccount, Doc, Key, Ref
 
 PAYMENT_REF_LIMIT = 21
@@ -30,7 +30,7 @@ def map_payment(ctx: MappingContext, key: Key, amount: Decimal, when: str, refer
         **currency_fields(ctx, currency, when),
     }
     if reference:
-        payload["PaymentRefNum"] = str(reference)[:PAYMENT_REF_LIMIT]
+        payload["PaymentRefNum"] = printable(reference, PAYMENT_REF_LIMIT)
     return Doc(key, "Payment", payload, customer_id)
 
 

@@ -35,7 +35,7 @@ def tax_amounts(taxes: list[dict[str, Any]] | None, currency: str, what: str) ->
     return found
 
 
-def combination_key(keys) -> str:  # type: ignore[no-untyped-def]
+def combination_key(keys) -> str:
     return "+".join(sorted(set(keys)))
 
 
@@ -69,6 +69,11 @@ def sales_lines(ctx: MappingContext, *, net: Decimal, taxable_net: Decimal, taxe
             lines.append(sales_line(total_tax, ctx.items["taxes"], "Fusebill Taxes", code))
         return lines, {}
     keys = [t.rule_key for t in taxes if t.amount or t.taxable]
+    ignored = [ctx.taxes.ignored[key] or key for key in dict.fromkeys(keys) if key in ctx.taxes.ignored]
+    if ignored:
+        raise MappingError(f"{what}: {', '.join(f'tax rule {name}' for name in ignored)} "
+                           f"{'is' if len(ignored) == 1 else 'are'} set to ignore on the Taxes page",
+                           hint="To sync it, un-ignore the rule on the Map taxes step and map it, then retry.")
     combo = combination_key(keys)
     lines = []
     if combo:

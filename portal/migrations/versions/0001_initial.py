@@ -1,7 +1,7 @@
 """accounts, users, enablement requests, audit log, sign-in throttles
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25 21:43:31.268465
 """
 from __future__ import annotations
@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from alembic import op
 
 import portal.models.base
-
 
 revision = '0001'
 down_revision = None

@@ -15,6 +15,10 @@ from tests.unit.sync.conftest import context, customer
     (("company_name",), {"companyName": "Acme: Widgets\tInc"}, "Acme Widgets Inc (FB-7)"),
     (("company_name",), {"companyName": "x" * 10_000}, "x" * 93 + " (FB-7)"),
     (("company_name",), {"companyName": None, "firstName": None, "lastName": None}, "Customer (FB-7)"),
+    # Company and person kept apart, as the settings page's example shows them.
+    (("company_name", "last_name"), {}, "Acme Ltd — Doe (FB-7)"),
+    (("last_name", "company_name", "first_name"), {}, "Acme Ltd — Jane Doe (FB-7)"),
+    (("company_name", "first_name", "last_name"), {"companyName": ""}, "Jane Doe (FB-7)"),
 ])
 def test_display_name(parts, fields, expected):  # type: ignore[no-untyped-def]
     name = display_name(context(display_name_parts=parts), customer(**fields))

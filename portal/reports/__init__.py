@@ -1,0 +1,1 @@
+"""The reconciliation report pages (gated: admins of accounts with the integration enabled)."""
