@@ -53,9 +53,12 @@ def job_context():
             _context = ServiceContext(settings, Database(settings.database_url), Vault(settings.encryption_keys),
                                       redis_connection(settings.redis_url), interactive=False)
     if _context_pid != os.getpid():
-        # First use in this process (a forked work horse, or the process that built it): a pool
-        # inherited from the parent holds the parent's sockets; forget them (the parent keeps them).
-        _context.database.engine.dispose(close=False)
+        # First use in this process: in a forked work horse the pool inherited from the parent holds
+        # the parent's sockets; forget them (the parent keeps them). The process that opened them
+        # keeps its pool as it is.
+        if getattr(_context.database, "pid", None) != os.getpid():
+            _context.database.engine.dispose(close=False)
+            _context.database.pid = os.getpid()
         _context_pid = os.getpid()
     return _context
 

@@ -4,7 +4,7 @@ Every CHECK_EVERY this job looks at each enabled account's active environment wh
 and starts a sync when the last scheduled-or-manual run started (or was queued) longer ago than the interval, through
 the very path of Sync now (`portal.services.sync.start_sync`, trigger "schedule"): it returns the
 run already queued or running instead of a second one, and the set-up guard's refusal is logged,
-recording nothing. Webhook runs (a few customers each, no cursor moved) do not count as a run here,
+recording nothing. The same tick runs the sync watchdog (jobs.sync.watchdog). Webhook runs (a few customers each, no cursor moved) do not count as a run here,
 or a busy webhook stream would postpone the account-wide read forever.
 
 It reschedules itself like jobs.maintenance: a Redis key marks the pending check and expires a
@@ -80,6 +80,12 @@ def run_schedules(reschedule: bool = True) -> dict[str, int]:
                 continue
             counts["already_running" if busy else "started"] += 1
             log.info("scheduled sync of account %s: run %s%s", account_id, run.id, " (already running)" if busy else "")
+    try:  # the watchdog rides on this minute tick too: lost chunk jobs are put back (jobs.sync.watchdog)
+        from jobs.sync.watchdog import recover_lost_work
+
+        recover_lost_work(ctx)
+    except Exception:  # noqa: BLE001 - a watchdog problem must not stop the schedules
+        log.exception("the sync watchdog failed")
     try:  # the notification check rides on this minute tick (token expiry, reconnect, retries of failed sends)
         from jobs.notify import request_check
 

@@ -26,6 +26,18 @@ def build_worker(queues: list[str], connection) -> Worker:
                   worker_ttl=WORKER_TTL_SECONDS)
 
 
+def start_schedules(connection) -> None:
+    """Put the self-rescheduling jobs back unless they are pending: the daily maintenance, and the
+    minute tick (scheduled syncs, the sync watchdog, the notification check)."""
+    from rq import Queue
+
+    from jobs import maintenance, schedules
+    from jobs.queues import MAINTENANCE
+
+    maintenance.schedule_next(Queue(MAINTENANCE, connection=connection))
+    schedules.schedule_next(Queue(MAINTENANCE, connection=connection))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run an RQ worker for the Fusebill → QBO sync.")
     parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
@@ -44,13 +56,7 @@ def main(argv: list[str] | None = None) -> None:
 
     job_context()  # built once here, before RQ forks a work horse per job
     if not args.burst:
-        from rq import Queue
-
-        from jobs import schedules
-        from jobs.maintenance import schedule_next
-
-        schedule_next(Queue("maintenance", connection=connection))
-        schedules.schedule_next(Queue("maintenance", connection=connection))
+        start_schedules(connection)
     worker = build_worker(args.queues, connection)
     worker.work(with_scheduler=True, burst=args.burst, logging_level=settings.log_level)
 

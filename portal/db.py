@@ -6,6 +6,7 @@ and never open their own, so a use case runs in whatever transaction its caller 
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -50,6 +51,7 @@ class Database:
     def __init__(self, url: str, **engine_kwargs: object) -> None:
         self.url = url
         self.engine = build_engine(url, **engine_kwargs)
+        self.pid = os.getpid()  # the process whose connections the pool holds (see jobs.context)
         self.session_factory: sessionmaker[Session] = sessionmaker(bind=self.engine, expire_on_commit=False)
 
     def new_session(self) -> Session:

@@ -109,6 +109,10 @@ def _done_key(run_id: int) -> str:
     return f"fbqbo:sync:{run_id}:chunks-done"
 
 
+def _chunks_key(run_id: int) -> str:
+    return f"fbqbo:sync:{run_id}:chunks"
+
+
 def _read_key(run_id: int, customer_id: str) -> str:
     return f"fbqbo:sync:{run_id}:read:{customer_id}"
 
@@ -184,13 +188,22 @@ def sync_account(run_id: int) -> dict[str, Any]:
     with ctx.database.session_scope() as session:
         run = session.get(SyncRun, run_id)
         run.counts = {**(run.counts or {}), "chunks": len(chunks)}
-    queue = _queue(ctx, SYNC if len(customer_ids) <= SMALL_RUN else BACKFILL)
+    queue_name = SYNC if len(customer_ids) <= SMALL_RUN else BACKFILL
+    # The chunk lists are kept beside the run, so a chunk whose RQ job is lost (jobs.sync.watchdog)
+    # can be put back exactly as it was planned.
+    ctx.redis.hset(_chunks_key(run_id), mapping={str(number): json.dumps(chunk) for number, chunk in enumerate(chunks)})
+    ctx.redis.hset(_chunks_key(run_id), "queue", queue_name)
+    ctx.redis.expire(_chunks_key(run_id), DATA_TTL)
     for number, chunk in enumerate(chunks):
-        # retry: a chunk whose worker died (SIGKILL, a lost machine) is found abandoned by RQ's
-        # registry clean-up and run again; it is idempotent (links, payload hashes, requestids).
-        queue.enqueue(sync_chunk, run_id, chunk, number, job_id=f"sync-run-{run_id}-chunk-{number}", job_timeout=900,
-                      result_ttl=86400, failure_ttl=7 * 86400, retry=Retry(max=3, interval=[10, 60, 300]))
+        enqueue_chunk(_queue(ctx, queue_name), run_id, chunk, number)
     return {"status": "queued", "customers": len(customer_ids), "chunks": len(chunks)}
+
+
+def enqueue_chunk(queue: Queue, run_id: int, customer_ids: list[str], number: int) -> None:
+    # retry: a chunk whose worker died (SIGKILL, a lost machine) is found abandoned by RQ's
+    # registry clean-up and run again; it is idempotent (links, payload hashes, requestids).
+    queue.enqueue(sync_chunk, run_id, customer_ids, number, job_id=f"sync-run-{run_id}-chunk-{number}", job_timeout=900,
+                  result_ttl=86400, failure_ttl=7 * 86400, retry=Retry(max=3, interval=[10, 60, 300]))
 
 
 def _prepare_company(ctx, run_id: int, environment_id: int, connection_id: int) -> None:
@@ -558,4 +571,4 @@ def flush_webhook_customers(environment_id: int) -> dict[str, Any]:
     return result
 
 
-__all__ = ["sync_account", "sync_chunk", "sync_customers", "flush_webhook_customers", "enqueue_run", "STATE_PENDING"]
+__all__ = ["sync_account", "sync_chunk", "enqueue_chunk", "sync_customers", "flush_webhook_customers", "enqueue_run", "STATE_PENDING"]

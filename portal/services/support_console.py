@@ -119,9 +119,18 @@ def support_run_page(session: Session, run_id: int) -> tuple[RunPage, Account]:
 
 
 # ------------------------------------------------------------------ stuck runs and requeue
-def live_jobs_for_run(redis, run_id: int) -> list[str]:
-    """Ids of the RQ jobs of this run that can still run: queued, working (not abandoned), scheduled
-    (deferred chunks, retries) or waiting on a dependency, in any of the sync's queues."""
+@dataclass(frozen=True)
+class LiveJob:
+    id: str
+    function: str  # jobs.sync.jobs.sync_account or sync_chunk
+    chunk: int | None  # the chunk number of a sync_chunk job
+
+
+def live_sync_jobs(redis, abandoned: bool = False) -> dict[int, list[LiveJob]]:
+    """The RQ jobs of sync runs that can still run, by run id: queued, just dequeued (RQ's
+    intermediate list), working, scheduled (deferred chunks, retries) or waiting on a dependency, in
+    any of the sync's queues. A started job whose worker stopped beating is left out unless
+    `abandoned`: RQ's clean-up will retry it (or fail it, once its retries are spent)."""
     from rq import Queue
     from rq.exceptions import DeserializationError
     from rq.job import Job
@@ -130,24 +139,32 @@ def live_jobs_for_run(redis, run_id: int) -> list[str]:
     for name in ALL:
         queue = Queue(name, connection=redis)
         candidates.update(queue.get_job_ids())
+        candidates.update(queue.intermediate_queue.get_job_ids())
         started = queue.started_job_registry
         # An entry whose time ran out belongs to a dead work horse (RQ's clean-up retries or fails it).
-        candidates.update(set(started.get_job_ids(cleanup=False)) - set(started.get_expired_job_ids()))
+        working = set(started.get_job_ids(cleanup=False))
+        candidates.update(working if abandoned else working - set(started.get_expired_job_ids()))
         candidates.update(queue.scheduled_job_registry.get_job_ids(cleanup=False))
         candidates.update(queue.deferred_job_registry.get_job_ids(cleanup=False))
-    found = []
+    found: dict[int, list[LiveJob]] = {}
     ordered = sorted(candidates)
     for job_id, job in zip(ordered, Job.fetch_many(ordered, connection=redis), strict=True):
         if job is None:
             continue
         try:
-            function, args = job.func_name, job.args
+            function, args, kwargs = job.func_name, job.args, job.kwargs
         except DeserializationError as error:  # not one of ours; say so and look on
             log.warning("support console: job %s cannot be read: %s", job_id, error)
             continue
-        if function in SYNC_JOB_FUNCTIONS and args and args[0] == run_id:
-            found.append(job_id)
+        if function in SYNC_JOB_FUNCTIONS and args and isinstance(args[0], int):
+            chunk = args[2] if len(args) > 2 else kwargs.get("number", 0 if function.endswith("sync_chunk") else None)
+            found.setdefault(args[0], []).append(LiveJob(job_id, function, chunk))
     return found
+
+
+def live_jobs_for_run(redis, run_id: int) -> list[str]:
+    """Ids of the RQ jobs of this run that can still run (see live_sync_jobs)."""
+    return [job.id for job in live_sync_jobs(redis).get(run_id, [])]
 
 
 def run_is_stuck(redis, run: SyncRun, now: datetime | None = None) -> bool:

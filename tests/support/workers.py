@@ -24,9 +24,10 @@ class WorkerPool:
             os.setpgrp()
             code = 0
             try:
-                from jobs.worker import build_worker
+                from jobs.worker import build_worker, start_schedules
 
                 redis = Redis.from_url(self.redis_url)
+                start_schedules(redis)  # as `python -m jobs.worker` does: the minute tick runs the sync watchdog
                 build_worker(list(ALL), redis).work(burst=False, with_scheduler=True, logging_level="ERROR")
             except BaseException:  # noqa: BLE001 - Redis restarted under it: the pool starts another
                 code = 1

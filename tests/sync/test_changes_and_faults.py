@@ -169,3 +169,86 @@ def test_disconnect_then_reconnect_to_the_same_company_creates_nothing(small_wor
     assert again.status == first.status
     assert {e: len(list(world.qbo_api().query_all(e))) for e in count} == count
     assert len(_links(world)) > 0
+
+
+def _start_and_plan(world) -> int:  # type: ignore[no-untyped-def]
+    """Sync now, and only the planning job: the run is running with every chunk enqueued."""
+    from portal.extensions import service_context
+    from portal.models import Account
+    from portal.services.sync import start_sync
+
+    with world.app.app_context():
+        with world.database.session_scope() as session:
+            run_id = start_sync(session, service_context(), session.get(Account, world.account_id), trigger="test").id
+    Worker([Queue(n, connection=world.redis) for n in ALL], connection=world.redis).work(burst=True, max_jobs=1, logging_level="WARNING")
+    return run_id
+
+
+def _lose_chunks(world, run_id: int) -> None:  # type: ignore[no-untyped-def]
+    """What the fresh-clone chaos run left once: chunk 0's job says "queued" but is in no queue; and
+    chunk 1's job is gone altogether."""
+    from rq.job import Job
+
+    for name in ALL:
+        world.redis.lrem(f"rq:queue:{name}", 0, f"sync-run-{run_id}-chunk-0")
+    Job.fetch(f"sync-run-{run_id}-chunk-1", connection=world.redis).delete()
+    Worker([Queue(n, connection=world.redis) for n in ALL], connection=world.redis).work(burst=True, logging_level="WARNING")
+
+
+def _watch(world, at):  # type: ignore[no-untyped-def]
+    from jobs.sync.watchdog import recover_lost_work
+    from portal.extensions import service_context
+
+    with world.app.app_context():
+        return recover_lost_work(service_context(), now=at)
+
+
+def test_lost_chunk_jobs_are_put_back_and_the_run_finishes(small_world):  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from jobs.sync.jobs import CHUNK
+    from portal.models import SyncRun, utcnow
+
+    world = small_world
+    assert CUSTOMERS > CHUNK  # at least two chunks
+    run_id = _start_and_plan(world)
+    _lose_chunks(world, run_id)
+    with world.database.session_scope() as session:
+        run = session.get(SyncRun, run_id)
+        assert not run.finished and run.counts["chunks"] >= 2, (run.status, run.counts)
+    now = utcnow()
+    assert _watch(world, now)["runs_checked"] == 0  # too young to judge
+    first = _watch(world, now + timedelta(minutes=3))
+    assert first["chunks_requeued"] == 0, first  # seen missing once: not yet
+    second = _watch(world, now + timedelta(minutes=4))
+    assert second["chunks_requeued"] == 2, second
+    assert _watch(world, now + timedelta(minutes=5))["chunks_requeued"] == 0  # queued now: nothing twice
+    run = world.work_until_finished(run_id, timeout=120)
+    assert run.status in ("succeeded", "partial"), (run.status, run.counts, run.error)
+    _assert_books_match(world)
+
+
+def test_a_chunk_lost_too_often_fails_visibly_and_a_lost_list_ends_the_run(small_world):  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from jobs.sync import watchdog
+    from portal.models import SyncRun, utcnow
+
+    world = small_world
+    run_id = _start_and_plan(world)
+    _lose_chunks(world, run_id)
+    world.redis.set(watchdog._recoveries_key(run_id, "chunk-0"), watchdog.MAX_RECOVERIES)  # put back too often already
+    world.redis.hdel(f"fbqbo:sync:{run_id}:chunks", "1")  # and chunk 1's list is gone with its job
+    now = utcnow()
+    _watch(world, now + timedelta(minutes=3))
+    result = _watch(world, now + timedelta(minutes=4))
+    assert result["chunks_failed"] == 1 and result["runs_failed"] == 1, result
+    with world.database.session_scope() as session:
+        run = session.get(SyncRun, run_id)
+        assert run.status == "failed" and run.error == watchdog.LOST
+        failed = session.scalars(select(SyncRecord).where(SyncRecord.run_id == run_id, SyncRecord.state == "failed")).all()
+        assert failed and all("stopped 4 times" in (row.reason or "") for row in failed), [row.reason for row in failed][:3]
+    # The next sync reads from the last good cursor (none): every customer syncs, nothing twice.
+    again = world.sync(timeout=120)
+    assert again.status in ("succeeded", "partial"), (again.status, again.counts)
+    _assert_books_match(world)

@@ -246,7 +246,11 @@ def test_chaos_sync_leaves_no_duplicate_no_gap_and_the_promises_hold(tmp_path): 
             summary = check_promises(world, world.dataset)
             client = Redis.from_url(redis.url)
             retries = sum(int(client.get(key) or 0) for key in client.scan_iter("fbqbo:sync-retries:*"))
+            from jobs.sync.watchdog import TOTALS_KEY
+
+            watchdog = {k.decode(): int(v) for k, v in client.hgetall(TOTALS_KEY).items()}
             print("\nCHAOS SUMMARY " + json.dumps({"customers": CUSTOMERS, "faults": dict(sorted(faults.items())), "job_retries": retries,
+                                                  "watchdog": watchdog,
                                                   "after_round1": after_first, "final": summary,
                                                   "seconds": round(time.monotonic() - started, 1)}, indent=1, default=str))
             assert faults["worker_sigkill"] >= 2 * KILLS and faults["redis_restart"] == 2 and faults["portal_restart"] == 1

@@ -171,7 +171,7 @@ def test_a_change_in_fusebill_reaches_qbo_through_the_emulators_webhook(world, c
         deliveries = world.fusebill.webhook_log(world.api_key)
     with capsys.disabled():
         print(f"\n[webhook latency] Fusebill change → QBO record: {elapsed:.2f}s")
-    assert elapsed < 10
+    # How fast is measured by the benchmark (bench/, webhook_latency_*): here only that it arrives.
     assert any(a.get("status") in (200, 202) for d in deliveries["deliveries"] for a in d["attempts"]), deliveries
     assert [r.trigger for r in _runs(world)][-1] == "webhook"
 
