@@ -60,7 +60,7 @@ bench: install system-deps $(BENCH_STAMP)
 	$(BIN)/python -m pytest -m bench bench tests $(PYTEST_ARGS)
 
 chaos: install system-deps
-	$(BIN)/python -m pytest -m chaos $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m chaos -rP $(PYTEST_ARGS)
 
 # pip-audit asks PyPI's vulnerability service about every installed package (project and test
 # dependencies) and fails on any known vulnerability, or when it could not audit a package.

@@ -19,6 +19,7 @@ webhook (a later issue) or the customer's next change.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -27,6 +28,7 @@ from jobs.sync.mapping import CustomerData
 from portal.clients.fusebill import FusebillClient
 
 PAGE = 1000
+Keep = Callable[[str, str, dict[str, Any]], None]
 
 
 def since_filter(since: datetime | None) -> dict[str, str]:
@@ -51,13 +53,21 @@ class FusebillReader:
     def __init__(self, client: FusebillClient) -> None:
         self.client = client
 
-    def changes(self, since: datetime | None, known_credit_notes: set[str]) -> Changes:
-        """Customers whose records changed since `since` (None: every customer, a first run)."""
+    def changes(self, since: datetime | None, known_credit_notes: set[str], keep: Keep | None = None) -> Changes:
+        """Customers whose records changed since `since` (None: every customer, a first run).
+
+        With `keep`, the customer records and payment activities are handed to it page by page
+        (kind "customer" or "activity", customer id, record) instead of being held here: a run of
+        10,000 customers then never holds the account's lists in memory."""
         found = Changes(full=since is None)
         query = since_filter(since)
         for customer in self.client.iter_list("customers", dict(query), PAGE):
-            found.customers[str(customer["id"])] = customer
-            found.changed.add(str(customer["id"]))
+            customer_id = str(customer["id"])
+            found.changed.add(customer_id)
+            if keep is not None:
+                keep("customer", customer_id, customer)
+            else:
+                found.customers[customer_id] = customer
         if since is not None:
             for summary in self.client.iter_list("invoiceSummaries", dict(query), PAGE):
                 found.changed.add(str(summary["customerId"]))
@@ -65,7 +75,10 @@ class FusebillReader:
             customer_id = str(activity["customerId"])
             found.changed.add(customer_id)
             if since is None:
-                found.activities[customer_id].append(activity)
+                if keep is not None:
+                    keep("activity", customer_id, activity)
+                else:
+                    found.activities[customer_id].append(activity)
         for note in self.client.iter_list("CreditNotes", {}, PAGE):
             customer_id = str(note.get("customerId") or (note.get("invoice") or {}).get("customerId") or "")
             if not customer_id:

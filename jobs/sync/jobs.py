@@ -9,6 +9,7 @@ the last chunk to finish finishes the run.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from datetime import timedelta
@@ -102,11 +103,83 @@ def _pinned(session, run: SyncRun) -> tuple[Environment, QboConnection]:
 
 
 def _data_key(run_id: int, customer_id: str) -> str:
-    return f"fbqbo:sync:{run_id}:customer:{customer_id}"
+    """A hash: the customer's record from the list ("customer"), whether the run reads everything
+    ("full"), its credit notes ("credit_notes"); its payment activities are the hash _activities_key."""
+    return f"fbqbo:sync:{run_id}:data:{customer_id}"
+
+
+def _activities_key(run_id: int, customer_id: str) -> str:
+    return f"fbqbo:sync:{run_id}:activities:{customer_id}"
+
+
+class _PlanStore:
+    """What the planning job keeps per customer, written to Redis a page at a time (never the whole
+    account's lists in memory)."""
+
+    FLUSH_EVERY = 500
+
+    def __init__(self, redis, run_id: int) -> None:
+        self.redis, self.run_id = redis, run_id
+        self.pipe = redis.pipeline(transaction=False)
+        self.pending = 0
+        self.expiring: set[str] = set()
+
+    def keep(self, kind: str, customer_id: str, record: dict[str, Any]) -> None:
+        value = json.dumps(record, default=str)
+        if kind == "customer":
+            key = _data_key(self.run_id, customer_id)
+            self.pipe.hset(key, "customer", value)
+        else:
+            # A hash by activity id, not a list: a planning job run again writes the same fields.
+            key = _activities_key(self.run_id, customer_id)
+            self.pipe.hset(key, str(record.get("id") or hashlib.sha256(value.encode()).hexdigest()), value)
+        self.expiring.add(key)
+        self._counted()
+
+    def describe(self, customer_id: str, full: bool, credit_notes: list[dict[str, Any]]) -> None:
+        key = _data_key(self.run_id, customer_id)
+        self.pipe.hset(key, mapping={"full": "1" if full else "0", "credit_notes": json.dumps(credit_notes, default=str)})
+        self.expiring.add(key)
+        self._counted()
+
+    def _counted(self) -> None:
+        self.pending += 1
+        if self.pending >= self.FLUSH_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        for key in self.expiring:
+            self.pipe.expire(key, DATA_TTL)
+        self.pipe.execute()
+        self.pending, self.expiring = 0, set()
+
+
+def _stored_changes(ctx, run_id: int, customer_ids: list[str]) -> dict[str, Changes]:
+    """Per customer, what the planning job kept for it (nothing kept: the customer is read whole)."""
+    pipe = ctx.redis.pipeline(transaction=False)
+    for customer_id in customer_ids:
+        pipe.hgetall(_data_key(run_id, customer_id))
+        pipe.hgetall(_activities_key(run_id, customer_id))
+    answers = pipe.execute()
+    found = {}
+    for i, customer_id in enumerate(customer_ids):
+        fields = {(k.decode() if isinstance(k, bytes) else k): v for k, v in (answers[2 * i] or {}).items()}
+        changes = Changes(full=fields.get("full") in (b"1", "1"))
+        if fields.get("customer"):
+            changes.customers[customer_id] = json.loads(fields["customer"])
+        activities = sorted((answers[2 * i + 1] or {}).items(), key=lambda item: (len(item[0]), item[0]))  # the list's order: by id
+        changes.activities[customer_id] = [json.loads(value) for _, value in activities]
+        changes.credit_notes[customer_id] = json.loads(fields["credit_notes"]) if fields.get("credit_notes") else []
+        found[customer_id] = changes
+    return found
 
 
 def _done_key(run_id: int) -> str:
     return f"fbqbo:sync:{run_id}:chunks-done"
+
+
+def _attempt_key(run_id: int, number: int) -> str:
+    return f"fbqbo:sync:{run_id}:chunk-{number}:attempts"
 
 
 def _chunks_key(run_id: int) -> str:
@@ -231,14 +304,12 @@ def _plan(ctx, run_id: int, environment_id: int, cursor) -> list[str]:
         retry |= link_store.decided_customers(session, environment_id, session.get(SyncRun, run_id).realm_id)  # Customers page
         client = _fusebill(ctx, environment)
     read_at = utcnow() - CURSOR_OVERLAP
-    changes = FusebillReader(client).changes(cursor, known_notes)
+    store = _PlanStore(ctx.redis, run_id)
+    changes = FusebillReader(client).changes(cursor, known_notes, keep=store.keep)
     wanted = sorted(changes.changed | retry, key=lambda c: int(c) if c.isdigit() else 0)
-    pipe = ctx.redis.pipeline()
     for customer_id in wanted:
-        data = {"customer": changes.customers.get(customer_id), "full": changes.full,
-                "activities": changes.activities.get(customer_id, []), "credit_notes": changes.credit_notes.get(customer_id, [])}
-        pipe.set(_data_key(run_id, customer_id), json.dumps(data, default=str), ex=DATA_TTL)
-    pipe.execute()
+        store.describe(customer_id, changes.full, changes.credit_notes.get(customer_id, []))
+    store.flush()
     with ctx.database.session_scope() as session:
         run = session.get(SyncRun, run_id)
         run.read_at = read_at
@@ -279,8 +350,12 @@ def sync_chunk(run_id: int, customer_ids: list[str], number: int = 0) -> dict[st
         client = _fusebill(ctx, environment)
     tag = f"run-{run_id}-chunk-{number}"
     try:
+        # A chunk run again (its worker died, a fault deferred it, the watchdog put it back) may have
+        # created documents whose links were never committed: they are looked up by marker first.
+        attempt = ctx.redis.incr(_attempt_key(run_id, number))
+        ctx.redis.expire(_attempt_key(run_id, number), DATA_TTL)
         result, fusebill_calls, qbo_calls = _sync_customers(ctx, run_id, environment_id, connection_id, realm_id, mapping, client,
-                                                            customer_ids, relink)
+                                                            customer_ids, relink, rerun=attempt > 1)
     except (ServiceError, ExternalError) as error:
         # ServiceError here means the connection is gone or needs a reconnect: the environment's
         # syncs stop (the reconnect banner is already up); an AuthenticationError (a Fusebill key
@@ -312,7 +387,7 @@ def sync_chunk(run_id: int, customer_ids: list[str], number: int = 0) -> dict[st
     return {"status": "done", "customers": len(customer_ids), "counts": dict(result.counts)}
 
 
-def _sync_customers(ctx, run_id, environment_id, connection_id, realm_id, mapping, client, customer_ids, relink=False):
+def _sync_customers(ctx, run_id, environment_id, connection_id, realm_id, mapping, client, customer_ids, relink=False, rerun=False):
     from portal.services.qbo_tokens import qbo_session
 
     reader = FusebillReader(client)
@@ -320,22 +395,21 @@ def _sync_customers(ctx, run_id, environment_id, connection_id, realm_id, mappin
         linked = link_store.load(session, environment_id, customer_ids)
         decisions = link_store.honour_decisions(session, environment_id, realm_id, customer_ids, linked)  # before planning: no duplicate
         salts = outcomes.refused_before(session, environment_id, customer_ids)
+        # Whose unlinked documents may exist in QBO already: every customer on a reconnect or a rerun;
+        # otherwise the customers a run before left failed or pending (a write whose answer was lost
+        # in a batch is not replayed by a batch of other documents: its requestid differs).
+        suspects = set(customer_ids) if relink or rerun else outcomes.held_customers(session, environment_id, customer_ids)
     plans = []
+    kept = _stored_changes(ctx, run_id, customer_ids)
     for customer_id in customer_ids:
-        raw = ctx.redis.get(_data_key(run_id, customer_id))
-        stored = json.loads(raw) if raw else {"customer": None, "full": False, "activities": [], "credit_notes": []}
-        changes = Changes(full=bool(stored["full"]))
-        if stored["customer"]:
-            changes.customers[customer_id] = stored["customer"]
-        changes.activities[customer_id] = stored["activities"]
-        changes.credit_notes[customer_id] = stored["credit_notes"]
-        data = read_customer(ctx, reader, run_id, customer_id, changes, per_rule_taxes=mapping.tax_setup == "codes")
+        data = read_customer(ctx, reader, run_id, customer_id, kept[customer_id], per_rule_taxes=mapping.tax_setup == "codes")
         plans.append(_plan_one(mapping, data, customer_id, Key(CUSTOMER, customer_id) in linked, decisions.get(customer_id)))
     api = qbo_session(ctx, connection_id, background=True)
-    if relink:
-        # A reconnect to a company synced before: re-link through the markers before creating anything.
-        missing = {doc.key for plan in plans for doc in plan.docs if doc.key not in linked and not doc.delete}
-        recovered = link_store.find_by_markers(api, customer_ids, missing)
+    missing = {doc.key for plan in plans for doc in plan.docs if doc.key not in linked and not doc.delete and doc.customer_id in suspects}
+    if missing:
+        # A reconnect to a company synced before, or documents QBO may have made without our knowing:
+        # re-link through the markers before creating anything.
+        recovered = link_store.find_by_markers(api, sorted(suspects), missing)
         if recovered:
             with ctx.database.session_scope() as session:
                 for key, found in recovered.items():
@@ -486,11 +560,10 @@ def _plan_targeted(ctx, run_id: int, environment_id: int, customer_ids: list[str
         customer_id = str(note.get("customerId") or (note.get("invoice") or {}).get("customerId") or "")
         if customer_id in notes:
             notes[customer_id].append(note)
-    pipe = ctx.redis.pipeline()
+    store = _PlanStore(ctx.redis, run_id)
     for customer_id in wanted:
-        data = {"customer": None, "full": False, "activities": [], "credit_notes": notes[customer_id]}
-        pipe.set(_data_key(run_id, customer_id), json.dumps(data, default=str), ex=DATA_TTL)
-    pipe.execute()
+        store.describe(customer_id, False, notes[customer_id])
+    store.flush()
     with ctx.database.session_scope() as session:
         run = session.get(SyncRun, run_id)
         counts = dict(run.counts or {})

@@ -72,6 +72,13 @@ def retry_customers(session: Session, environment_id: int) -> set[str]:
         SyncRecord.environment_id == environment_id, SyncRecord.state.in_(("failed", "pending"))).distinct()))
 
 
+def held_customers(session: Session, environment_id: int, customer_ids: list[str]) -> set[str]:
+    """Those of these customers with a record failed or pending now."""
+    return set(session.scalars(select(SyncRecord.customer_id).where(
+        SyncRecord.environment_id == environment_id, SyncRecord.customer_id.in_(customer_ids),
+        SyncRecord.state.in_(("failed", "pending"))).distinct()))
+
+
 def refused_before(session: Session, environment_id: int, customer_ids: list[str]) -> dict[Key, int]:
     """Records QBO refused with a definite fault, and how many attempts they had: their next
     requestids must differ from the refused ones (QBO replays a requestid's first answer)."""

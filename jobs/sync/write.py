@@ -15,6 +15,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
@@ -25,13 +26,15 @@ from jobs.sync.links import Linked
 from jobs.sync.model import LABELS, ArAccount, CustomerPlan, Doc, Key, Rate, Ref, placeholders
 from jobs.sync.outcomes import Outcome, hint_for
 from portal.clients import PermanentError, Throttled
-from portal.clients.qbo import BATCH_MAX_ITEMS, QboApi, request_id
+from portal.clients.qbo import BATCH_MAX_ITEMS, QboApi, quote, request_id
 from portal.models.integration import STATE_FAILED, STATE_PENDING, STATE_SYNCED
 
 log = logging.getLogger(__name__)
 
 STALE_TOKEN = "5010"
 DUPLICATE_DOC_NUMBER = "6140"
+DUPLICATE_NAME = "6240"
+SINGLE_THREADS = 4  # concurrent single writes when the batch budget is spent (see Writer.singles)
 
 
 class Unresolved(Exception):
@@ -228,12 +231,12 @@ class Writer:
                 # The batch budget (40 a minute) is spent but the request budget (500) is not: QBO's
                 # ceiling is both together, so the rest goes one by one.
                 self.counts["singles_after_batch_limit"] += len(operations)
-                answers = {f"b{i}": self.single(op) for i, op in enumerate(operations)}
+                answers = self.singles(operations)
             except PermanentError as error:
                 # QBO refused the batch as a whole (not one item in it): each item on its own, so one
                 # customer's document never fails another's.
                 log.info("QBO refused a batch (%s); sending its %d items one by one", error.code, len(operations))
-                answers = {f"b{i}": self.single(op) for i, op in enumerate(operations)}
+                answers = self.singles(operations)
         saved: list[tuple[_Operation, dict[str, Any] | None]] = []
         faults: list[tuple[_Operation, dict[str, Any]]] = []
         for i, op in enumerate(operations):
@@ -257,6 +260,17 @@ class Writer:
         salt = str(self.salts.get(op.doc.key.record, 0))
         return request_id(self.realm_id, op.doc.key.marker, op.operation, op.digest, str(op.body.get("SyncToken", "")), salt, *extra)
 
+    def singles(self, operations: list[_Operation]) -> dict[str, dict[str, Any]]:
+        """Each operation on its own, SINGLE_THREADS at a time: a request's round trip, not QBO's
+        limit, would otherwise bound the rate (our limiter still spaces them). The operations of
+        one send are independent of each other (one dependency wave); the first error (a 429 the
+        limiter could not avoid, a timeout) is raised once every request sent has ended."""
+        if len(operations) == 1 or SINGLE_THREADS == 1:
+            return {f"b{i}": self.single(op) for i, op in enumerate(operations)}
+        with ThreadPoolExecutor(max_workers=min(SINGLE_THREADS, len(operations)), thread_name_prefix="qbo-single") as pool:
+            answers = list(pool.map(self.single, operations))
+        return {f"b{i}": answer for i, answer in enumerate(answers)}
+
     def single(self, op: _Operation, *extra: str) -> dict[str, Any]:
         """One operation outside a batch (a batch of one costs the same request and a batch slot)."""
         try:
@@ -270,7 +284,8 @@ class Writer:
             return {"Fault": {"Error": [{"code": error.code or "", "Message": error.message, "Detail": error.detail}]}}
 
     def recover(self, op: _Operation, fault: dict[str, Any]) -> dict[str, Any] | None:
-        """One retry where QBO tells us how: a stale SyncToken (5010) or a duplicate DocNumber (6140)."""
+        """One retry where QBO tells us how: a stale SyncToken (5010), a duplicate DocNumber (6140), or a
+        customer's name taken (6240) by that same customer, made by a create whose answer was lost."""
         error = (fault.get("Error") or [{}])[0]
         code = str(error.get("code") or "")
         if op.operation == "delete" and code in ("610", "") and self.api.read(op.doc.qbo_type, op.body["Id"]) is None:
@@ -284,6 +299,14 @@ class Writer:
                     return answer
                 error = (answer["Fault"].get("Error") or [{}])[0]
                 code = str(error.get("code") or "")
+        elif code == DUPLICATE_NAME and op.operation == "create" and op.doc.qbo_type == "Customer":
+            # The name is taken: by this very customer when an earlier create's answer was lost (its
+            # marker says so: link it, and the next sync brings it up to date), else by someone else.
+            mine = self.find_customer(op)
+            if mine is not None:
+                op.digest = ""
+                self.counts["relinked"] += 1
+                return {"Customer": mine}
         elif code == DUPLICATE_DOC_NUMBER and "DocNumber" in op.body:
             body = {k: v for k, v in op.body.items() if k != "DocNumber"}
             retry = _Operation(op.doc, op.operation, body, op.digest)
@@ -301,6 +324,13 @@ class Writer:
                                           code=code or None, hint=hint_for(code))
         self.counts["failed_writes"] += 1
         return None
+
+    def find_customer(self, op: _Operation) -> dict[str, Any] | None:
+        name = str(op.body.get("DisplayName") or "")
+        if not name:
+            return None
+        rows = self.api.query_all("Customer", f"DisplayName = '{quote(name)}' AND Active IN (true, false)")
+        return next((row for row in rows if link_store.key_of(link_store.marker_of(row.get("Notes"))) == op.doc.key), None)
 
     def store(self, session: Any, saved: list[tuple[_Operation, dict[str, Any] | None]]) -> None:
         for op, entity in saved:

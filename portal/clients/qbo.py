@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -196,6 +197,9 @@ TRANSIENT_RETRIES = 2  # background calls: a 5xx or timeout is tried again (QBO:
 TRANSIENT_DELAYS = (0.5, 2.0)
 
 
+_CALLS_LOCK = threading.Lock()
+
+
 class _QuickBooks(QuickBooks):
     """python-quickbooks with a timeout, our rate limiter, refresh-on-401, and 429 / 5xx recognised
     from the status.
@@ -238,7 +242,8 @@ class _QuickBooks(QuickBooks):
                 self.limiter.acquire(f"qbo:{self.company_id}", QBO_REQUEST_WINDOWS, max_wait=self.limiter_wait)
                 if is_batch:
                     self.limiter.acquire(f"qbo-batch:{self.company_id}", QBO_BATCH_WINDOWS, max_wait=self.limiter_wait)
-            self.calls += 1
+            with _CALLS_LOCK:  # the writer sends singles from a few threads at once
+                self.calls += 1
             try:
                 response = self.session.request(request_type, url, headers=headers, params=params, data=data, timeout=self.http_timeout)
             except requests.Timeout as error:

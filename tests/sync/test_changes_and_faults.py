@@ -252,3 +252,39 @@ def test_a_chunk_lost_too_often_fails_visibly_and_a_lost_list_ends_the_run(small
     again = world.sync(timeout=120)
     assert again.status in ("succeeded", "partial"), (again.status, again.counts)
     _assert_books_match(world)
+
+
+def test_documents_made_by_a_write_whose_answer_was_lost_are_relinked_never_duplicated(small_world):  # type: ignore[no-untyped-def]
+    """QBO made the documents but the links were never committed (a batch's answer lost, its chunk
+    given up): the next run finds them by marker instead of creating them again. A customer whose
+    own link alone is missing is recognised by its marker when QBO says its name is taken (6240)."""
+    from sqlalchemy import delete, update
+
+    world = small_world
+    world.sync(timeout=120)
+    links = _links(world)
+    rows = world.fusebill.get(world.api_key, "/customers", pageSize=1000).json()
+    usd = [str(c["id"]) for c in rows if c["status"] == "Active" and c["currency"] == "USD"]
+    with world.database.session_scope() as session:
+        invoiced = set(session.scalars(select(SyncLink.customer_id).where(SyncLink.entity_type == "invoice")))
+    with_docs = [c for c in usd if c in invoiced]
+    lost_all, lost_customer = with_docs[0], with_docs[1]
+    with world.database.session_scope() as session:
+        session.execute(delete(SyncLink).where(SyncLink.customer_id == lost_all))
+        session.execute(update(SyncRecord).where(SyncRecord.customer_id == lost_all).values(state="failed", reason="Not synced this run: test"))
+        session.execute(delete(SyncLink).where(SyncLink.entity_type == "customer", SyncLink.fusebill_id == lost_customer))
+    before = {e: len(list(world.qbo_api().query_all(e))) for e in ("Customer", "Invoice", "Payment", "CreditMemo", "JournalEntry")}
+    run = world.sync(timeout=120, full=True)
+    assert run.status in ("succeeded", "partial"), (run.status, run.counts)
+    assert run.counts.get("relinked") == 1, run.counts  # the customer whose name was taken by itself
+    after = {e: len(list(world.qbo_api().query_all(e))) for e in before}
+    assert after == before  # nothing made twice
+    restored = _links(world)
+    assert ("customer", lost_customer, "") in restored and ("customer", lost_all, "") in restored
+    assert set(links) <= set(restored)  # every link back, the same QBO documents
+    assert all(restored[k] == v for k, v in links.items())
+    with world.database.session_scope() as session:
+        held = session.scalars(select(SyncRecord).where(SyncRecord.customer_id.in_((lost_all, lost_customer)),
+                                                        SyncRecord.state != "synced")).all()
+        assert not held, [(r.label, r.state, r.reason) for r in held]
+    _assert_books_match(world)
