@@ -383,6 +383,10 @@ def sync_chunk(run_id: int, customer_ids: list[str], number: int = 0) -> dict[st
         counts["fusebill_requests"] += fusebill_calls
         counts["qbo_requests"] += qbo_calls
         runs.add_counts(session, run_id, counts, len(customer_ids))
+    # Written and recorded: the next run reads afresh. (Not before: a chunk whose outcomes could not
+    # be stored runs again from what it read, without reading Fusebill twice.)
+    if customer_ids:
+        ctx.redis.delete(*[_read_key(run_id, customer_id) for customer_id in customer_ids])
     _chunk_done(ctx, run_id, number)
     return {"status": "done", "customers": len(customer_ids), "counts": dict(result.counts)}
 
@@ -427,7 +431,6 @@ def _sync_customers(ctx, run_id, environment_id, connection_id, realm_id, mappin
                     remember_rate=lambda currency, on, rate: ctx.redis.set(_rate_key(realm_id, currency, on), str(rate), ex=86400),
                     salts=salts)
     result = writer.write(plans)
-    ctx.redis.delete(*[_read_key(run_id, customer_id) for customer_id in customer_ids])  # written: the next run reads afresh
     return result, client.calls, api.calls
 
 

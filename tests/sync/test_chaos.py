@@ -83,12 +83,20 @@ class PersistentRedis:
 
 
 def _drop_database_connections(world) -> int:  # type: ignore[no-untyped-def]
-    with world.database.engine.connect() as connection:
-        killed = connection.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                                         "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
-        connection.commit()
+    """Terminate every other connection to the database, at a moment when a work horse holds some
+    (each horse opens its own and closes them when its job ends: between jobs there may be none)."""
+    killed = 0
+    deadline = time.monotonic() + 30
+    while not killed and time.monotonic() < deadline:
+        with world.database.engine.connect() as connection:
+            killed = int(connection.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                                 "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar() or 0)
+            connection.commit()
+        if not killed:
+            time.sleep(0.1)
     world.database.engine.dispose()
-    return int(killed or 0)
+    assert killed, "no connection to drop within 30 s"
+    return killed
 
 
 def _run(world, run_id: int):  # type: ignore[no-untyped-def]
