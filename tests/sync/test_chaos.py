@@ -84,18 +84,19 @@ class PersistentRedis:
 
 def _drop_database_connections(world) -> int:  # type: ignore[no-untyped-def]
     """Terminate every other connection to the database, at a moment when a work horse holds some
-    (each horse opens its own and closes them when its job ends: between jobs there may be none)."""
+    (each horse opens its own and closes them when its job ends: between jobs there may be none, and
+    after a Redis restart the work waits for RQ to find the killed workers' jobs abandoned)."""
     killed = 0
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 240
     while not killed and time.monotonic() < deadline:
         with world.database.engine.connect() as connection:
             killed = int(connection.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                                                  "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar() or 0)
             connection.commit()
         if not killed:
-            time.sleep(0.1)
+            time.sleep(0.05)
     world.database.engine.dispose()
-    assert killed, "no connection to drop within 30 s"
+    assert killed, "no connection to drop within 240 s"
     return killed
 
 
