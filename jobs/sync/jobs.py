@@ -1,7 +1,8 @@
 """The RQ entry points of the sync. They take ids, keep their state in the database, are safe to
 run twice, and record a failure as a failure.
 
-sync_account(run_id)          plan the run, read Fusebill's change lists, enqueue the chunks
+sync_account(run_id)          plan the run, read Fusebill's change lists, enqueue the chunks (a run of
+                              a few named customers, one chunk, writes it at once in the same job)
 sync_chunk(run_id, ids, n)    sync up to CHUNK customers (batched writes across them); the unit of
                               state and failure stays the customer and its records
 A throttled chunk is re-enqueued for when the limit has room (the RQ scheduler), never slept on;
@@ -267,6 +268,11 @@ def sync_account(run_id: int) -> dict[str, Any]:
     ctx.redis.hset(_chunks_key(run_id), mapping={str(number): json.dumps(chunk) for number, chunk in enumerate(chunks)})
     ctx.redis.hset(_chunks_key(run_id), "queue", queue_name)
     ctx.redis.expire(_chunks_key(run_id), DATA_TTL)
+    if targeted and len(chunks) == 1:
+        # A few named customers (a webhook, a Retry): written here and now, not queued behind
+        # whatever the workers are doing a second time. A worker lost meanwhile retries this job.
+        result = sync_chunk(run_id, chunks[0], 0)
+        return {"status": result["status"], "customers": len(customer_ids), "chunks": 1}
     for number, chunk in enumerate(chunks):
         enqueue_chunk(_queue(ctx, queue_name), run_id, chunk, number)
     return {"status": "queued", "customers": len(customer_ids), "chunks": len(chunks)}

@@ -224,12 +224,13 @@ class Writer:
             answers = {"b0": self.single(operations[0])}
         else:
             try:
-                answers = self.api.batch(items, request_id=batch_id)
+                answers = self.api.batch(items, request_id=batch_id, wait=0.0)
             except Throttled as error:
                 if error.limit != "qbo-batch":
                     raise
-                # The batch budget (40 a minute) is spent but the request budget (500) is not: QBO's
-                # ceiling is both together, so the rest goes one by one.
+                # No batch is free now (40 a minute) but the request budget (500) is not spent:
+                # QBO's ceiling is both together, so these go one by one, at once (the next send
+                # tries a batch again).
                 self.counts["singles_after_batch_limit"] += len(operations)
                 answers = self.singles(operations)
             except PermanentError as error:

@@ -215,6 +215,7 @@ class _QuickBooks(QuickBooks):
     http_timeout: float = 30.0
     limiter: RateLimiter | None = None
     limiter_wait: float | None = None
+    batch_wait: float | None = None  # set for one batch call by QboApi.batch(wait=...)
     throttle_retry_delays: tuple[float, ...] = THROTTLE_RETRY_DELAYS
     token_refresher: Callable[[], str] | None = None
     sleep = staticmethod(time.sleep)
@@ -239,9 +240,11 @@ class _QuickBooks(QuickBooks):
             if delay:
                 self.sleep(delay)
             if self.limiter is not None:
-                self.limiter.acquire(f"qbo:{self.company_id}", QBO_REQUEST_WINDOWS, max_wait=self.limiter_wait)
+                # The scarcer budget first: a batch refused must not spend one of the 500 requests.
                 if is_batch:
-                    self.limiter.acquire(f"qbo-batch:{self.company_id}", QBO_BATCH_WINDOWS, max_wait=self.limiter_wait)
+                    batch_wait = self.limiter_wait if self.batch_wait is None else self.batch_wait
+                    self.limiter.acquire(f"qbo-batch:{self.company_id}", QBO_BATCH_WINDOWS, max_wait=batch_wait)
+                self.limiter.acquire(f"qbo:{self.company_id}", QBO_REQUEST_WINDOWS, max_wait=self.limiter_wait)
             with _CALLS_LOCK:  # the writer sends singles from a few threads at once
                 self.calls += 1
             try:
@@ -527,18 +530,24 @@ class QboApi:
                 return None
             raise
 
-    def batch(self, items: list[dict[str, Any]], request_id: str | None = None) -> dict[str, dict[str, Any]]:
+    def batch(self, items: list[dict[str, Any]], request_id: str | None = None, wait: float | None = None) -> dict[str, dict[str, Any]]:
         """One batch request (≤ 30 items, qbo-api.md §1.10): bId -> that item's BatchItemResponse.
 
         Each item is `{"bId", "operation": "create"|"update"|"delete", <Entity>: {...}}` or
         `{"bId", "Query": "..."}`. A Fault inside one item is that item's answer, not an exception.
+        `wait`: the longest wait for the batch budget (40 a minute) before Throttled (limit
+        "qbo-batch"); 0 for a caller that sends the items one by one instead.
         """
         if not items:
             return {}
         if len(items) > BATCH_MAX_ITEMS:
             raise ValueError(f"a QBO batch holds at most {BATCH_MAX_ITEMS} items")
         body = json.dumps({"BatchItemRequest": items}, default=str)
-        answer = self._call("POST", "batch", body=body, request_id=request_id)
+        previous, self.qb.batch_wait = self.qb.batch_wait, wait
+        try:
+            answer = self._call("POST", "batch", body=body, request_id=request_id)
+        finally:
+            self.qb.batch_wait = previous
         return {str(item.get("bId")): item for item in answer.get("BatchItemResponse", [])}
 
     def exchange_rate(self, currency: str, as_of: str) -> Decimal | None:

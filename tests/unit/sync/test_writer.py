@@ -23,7 +23,7 @@ class FakeQbo:
         self.next_id += 1
         return {"Id": str(self.next_id), "SyncToken": "0", **body}
 
-    def batch(self, items: list[dict], request_id: str | None = None) -> dict[str, Any]:
+    def batch(self, items: list[dict], request_id: str | None = None, wait: float | None = None) -> dict[str, Any]:
         self.calls += 1
         self.request_ids.append(request_id or "")
         answers = {}
@@ -109,3 +109,36 @@ def test_an_unchanged_payload_costs_no_call():
     calls = api.calls
     again = writer(api, [], linked=dict(w.linked)).write([plan(invoice(1))])
     assert api.calls == calls and again.counts["unchanged"] == 2
+
+
+class NoBatchesLeft(FakeQbo):
+    """QBO's batch budget is spent: every batch is refused by our limiter, singles still go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float | None] = []
+        self.threads: set[str] = set()
+
+    def batch(self, items: list[dict], request_id: str | None = None, wait: float | None = None) -> dict[str, Any]:
+        from portal.clients import Throttled
+
+        self.waits.append(wait)
+        raise Throttled("The QuickBooks batch limit is used up for now.", retry_after=5.0, limit="qbo-batch")
+
+    def create(self, entity: str, body: dict, request_id: str) -> dict:
+        import threading
+        import time
+
+        self.threads.add(threading.current_thread().name)
+        time.sleep(0.02)  # a round trip: the singles overlap
+        return super().create(entity, body, request_id)
+
+
+def test_with_no_batch_free_the_documents_go_one_by_one_at_once_and_all_are_linked():
+    api, stored = NoBatchesLeft(), []
+    result = writer(api, stored).write([plan(*[invoice(n) for n in range(1, 13)])])
+    assert api.waits and set(api.waits) == {0.0}  # never waits for a batch: singles go at once
+    assert {o.state for o in result.outcomes} == {"synced"} and len(stored) == 13
+    assert result.counts["singles_after_batch_limit"] == 12  # the customer alone is a single anyway
+    assert len({name for name in api.threads if name.startswith("qbo-single")}) > 1  # in parallel
+    assert len(set(api.request_ids)) == 13  # each its own requestid (a replay of a single is exact)
