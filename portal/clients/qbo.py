@@ -550,6 +550,13 @@ class QboApi:
             self.qb.batch_wait = previous
         return {str(item.get("bId")): item for item in answer.get("BatchItemResponse", [])}
 
+    def batch_slot_seconds(self) -> float:
+        """How long one batch slot takes to come round (60 s ÷ the batches a minute, in the
+        limiter's time): the longest a writer with singles to fall back on should wait for one."""
+        window = QBO_BATCH_WINDOWS[0]
+        scale = self.qb.limiter.time_scale if self.qb.limiter is not None else 1.0
+        return window.seconds / window.limit / scale
+
     def exchange_rate(self, currency: str, as_of: str) -> Decimal | None:
         """QBO's rate for 1 `currency` in home currency on `as_of` (YYYY-MM-DD), or None if it has none."""
         answer = self._call("GET", "exchangerate", params={"sourcecurrencycode": currency, "asofdate": as_of})

@@ -67,6 +67,10 @@ class RateLimiter:
         self._script = redis.register_script(_SCRIPT)
         self._sleep = sleep
 
+    @property
+    def time_scale(self) -> float:
+        return self._time_scale
+
     def acquire(self, name: str, windows: tuple[Window, ...], max_wait: float | None = None) -> float:
         """Block until a call is allowed under every window; returns the seconds waited."""
         max_wait = self._max_wait if max_wait is None else max_wait

@@ -43,6 +43,9 @@ class FakeQbo:
 
     update = create
 
+    def batch_slot_seconds(self) -> float:
+        return 0.05
+
     def read(self, entity: str, qbo_id: str) -> dict | None:
         if self.fail_reads:
             raise RetryableError("QuickBooks Online is temporarily unavailable (503).")
@@ -134,10 +137,10 @@ class NoBatchesLeft(FakeQbo):
         return super().create(entity, body, request_id)
 
 
-def test_with_no_batch_free_the_documents_go_one_by_one_at_once_and_all_are_linked():
+def test_with_no_batch_free_the_documents_go_one_by_one_in_parallel_and_all_are_linked():
     api, stored = NoBatchesLeft(), []
     result = writer(api, stored).write([plan(*[invoice(n) for n in range(1, 13)])])
-    assert api.waits and set(api.waits) == {0.0}  # never waits for a batch: singles go at once
+    assert api.waits and set(api.waits) == {0.05}  # waits one batch slot at most, then singles
     assert {o.state for o in result.outcomes} == {"synced"} and len(stored) == 13
     assert result.counts["singles_after_batch_limit"] == 12  # the customer alone is a single anyway
     assert len({name for name in api.threads if name.startswith("qbo-single")}) > 1  # in parallel
