@@ -179,8 +179,9 @@ def _done_key(run_id: int) -> str:
     return f"fbqbo:sync:{run_id}:chunks-done"
 
 
-def _attempt_key(run_id: int, number: int) -> str:
-    return f"fbqbo:sync:{run_id}:chunk-{number}:attempts"
+def _writing_key(run_id: int, number: int) -> str:
+    """Set once a chunk starts writing to QBO."""
+    return f"fbqbo:sync:{run_id}:chunk-{number}:writing"
 
 
 def _chunks_key(run_id: int) -> str:
@@ -356,12 +357,12 @@ def sync_chunk(run_id: int, customer_ids: list[str], number: int = 0) -> dict[st
         client = _fusebill(ctx, environment)
     tag = f"run-{run_id}-chunk-{number}"
     try:
-        # A chunk run again (its worker died, a fault deferred it, the watchdog put it back) may have
-        # created documents whose links were never committed: they are looked up by marker first.
-        attempt = ctx.redis.incr(_attempt_key(run_id, number))
-        ctx.redis.expire(_attempt_key(run_id, number), DATA_TTL)
+        # A chunk that began writing before (its worker died, a fault deferred it, the watchdog put
+        # it back) may have created documents whose links were never committed: they are looked up
+        # by marker first. One deferred while still reading Fusebill wrote nothing: no look-up.
+        writing = _writing_key(run_id, number)
         result, fusebill_calls, qbo_calls = _sync_customers(ctx, run_id, environment_id, connection_id, realm_id, mapping, client,
-                                                            customer_ids, relink, rerun=attempt > 1)
+                                                            customer_ids, relink, rerun=bool(ctx.redis.exists(writing)), writing=writing)
     except (ServiceError, ExternalError) as error:
         # ServiceError here means the connection is gone or needs a reconnect: the environment's
         # syncs stop (the reconnect banner is already up); an AuthenticationError (a Fusebill key
@@ -397,7 +398,8 @@ def sync_chunk(run_id: int, customer_ids: list[str], number: int = 0) -> dict[st
     return {"status": "done", "customers": len(customer_ids), "counts": dict(result.counts)}
 
 
-def _sync_customers(ctx, run_id, environment_id, connection_id, realm_id, mapping, client, customer_ids, relink=False, rerun=False):
+def _sync_customers(ctx, run_id, environment_id, connection_id, realm_id, mapping, client, customer_ids, relink=False, rerun=False,
+                    writing=None):
     from portal.services.qbo_tokens import qbo_session
 
     reader = FusebillReader(client)
@@ -436,6 +438,8 @@ def _sync_customers(ctx, run_id, environment_id, connection_id, realm_id, mappin
                     known_rates=lambda pairs: _known_rates(ctx, realm_id, pairs),
                     remember_rate=lambda currency, on, rate: ctx.redis.set(_rate_key(realm_id, currency, on), str(rate), ex=86400),
                     salts=salts)
+    if writing is not None:
+        ctx.redis.set(writing, "1", ex=DATA_TTL)
     result = writer.write(plans)
     return result, client.calls, api.calls
 
